@@ -1,0 +1,119 @@
+"""Staff accounts: argon2 password hashes, roles, and the lookups sign-in needs."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.keys import email_key
+from app.tables import LANGUAGES, ROLES, users
+
+_hasher = PasswordHasher()
+# Verified against when the address is unknown, so a wrong address costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a password anyone has")
+MIN_PASSWORD_LENGTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    name: str
+    role: str
+    language: str
+    is_active: bool
+    session_version: int
+
+
+class UserError(ValueError):
+    """A user could not be created or changed; the message says why."""
+
+
+_COLUMNS = (
+    users.c.id,
+    users.c.email,
+    users.c.name,
+    users.c.role,
+    users.c.language,
+    users.c.is_active,
+    users.c.session_version,
+)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password off the event loop (argon2 is deliberately slow)."""
+    return await asyncio.to_thread(_verify, password_hash or _DUMMY_HASH, password, password_hash is not None)
+
+
+def _verify(password_hash: str, password: str, known: bool) -> bool:
+    try:
+        return _hasher.verify(password_hash, password) and known
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def create_user(
+    conn: AsyncConnection,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str | None = None,
+    password_hash: str | None = None,
+    language: str = "fr",
+) -> User:
+    email = email_key(email)
+    if "@" not in email or len(email) > 254:
+        raise UserError(f"{email!r} is not an email address")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if language not in LANGUAGES:
+        raise UserError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    if password_hash is None:
+        if password is None or len(password) < MIN_PASSWORD_LENGTH:
+            raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        result = await conn.execute(
+            users.insert().values(
+                email=email,
+                name=name.strip() or email,
+                role=role,
+                language=language,
+                password_hash=password_hash,
+                created_at=datetime.now(UTC),
+            )
+        )
+    except IntegrityError:
+        raise UserError(f"a user with the address {email} already exists") from None
+    return User(result.inserted_primary_key[0], email, name, role, language, True, 1)
+
+
+async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
+    row = (await conn.execute(select(*_COLUMNS).where(users.c.id == user_id))).one_or_none()
+    return User(*row) if row else None
+
+
+async def get_user_for_sign_in(conn: AsyncConnection, email: str) -> tuple[User | None, str | None]:
+    """The user with this address and their password hash, or (None, None)."""
+    row = (
+        await conn.execute(select(*_COLUMNS, users.c.password_hash).where(users.c.email == email_key(email)))
+    ).one_or_none()
+    if row is None:
+        return None, None
+    return User(*row[:-1]), row[-1]
+
+
+async def record_sign_in(conn: AsyncConnection, user_id: int) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(last_login_at=datetime.now(UTC)))
