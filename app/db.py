@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from quart import Quart, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -51,3 +52,28 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection inside one transaction: committed when the block ends, rolled back if it raises."""
     async with engine.begin() as conn:
         yield conn
+
+
+async def connection() -> AsyncConnection:
+    """The request's (or WebSocket's) connection: checked out on first use, returned when it ends.
+
+    One connection per request, not per query (see DESIGN.md's costs). Reads run in autocommit-like
+    short transactions; writes use `async with conn.begin():` on this same connection.
+    """
+    conn = getattr(g, "db_connection", None)
+    if conn is None:
+        conn = await current_app.extensions["db_engine"].connect()
+        g.db_connection = conn
+    return conn
+
+
+async def release_connection(_exc: BaseException | None = None) -> None:
+    conn = g.pop("db_connection", None)
+    if conn is not None:
+        await conn.close()
+
+
+def init_app(app: Quart, engine: AsyncEngine) -> None:
+    app.extensions["db_engine"] = engine
+    app.teardown_request(release_connection)
+    app.teardown_websocket(release_connection)

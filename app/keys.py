@@ -31,9 +31,9 @@ def email_key(email: str) -> str:
 def phone_key(phone: str) -> str:
     """The digits of a North American number without the country code: "+1 (514) 555-0199" -> "5145550199"."""
     digits = "".join(char for char in phone if char.isdigit())
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    return digits
+    # North American area codes never start with 1, so a leading 1 is always the country code; dropping
+    # it also lets a partly typed "+1 514 55" match.
+    return digits[1:] if digits.startswith("1") else digits
 
 
 def plate_key(plate: str) -> str:

@@ -1,0 +1,200 @@
+"""Who may reach what: sessions, roles and CSRF, checked before any view runs.
+
+Deny by default: a view is reachable only when it declares its access with @public or @allow(...). A view
+that declares nothing answers 403 to everyone, so a forgotten declaration fails closed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlencode
+
+from quart import Quart, current_app, g, jsonify, redirect, request, session, url_for, websocket
+from quart_auth import AuthUser, QuartAuth, logout_user
+from werkzeug.exceptions import Forbidden
+
+from app.db import connection
+from app.tables import ROLES
+from app.users import User, get_user
+
+F = TypeVar("F", bound=Callable)
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+EVERYONE = "public"
+
+
+def public(view: F) -> F:
+    """Open without a session (sign-in, health checks)."""
+    view.access = EVERYONE  # type: ignore[attr-defined]
+    return view
+
+
+def allow(*roles: str) -> Callable[[F], F]:
+    """Open to signed-in users with one of these roles."""
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"unknown roles {sorted(unknown)}; roles are {ROLES}")
+
+    def decorate(view: F) -> F:
+        view.access = frozenset(roles)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+def access_of(endpoint: str | None) -> str | frozenset[str] | None:
+    """What a registered endpoint declared: EVERYONE, a set of roles, or None (nothing: denied)."""
+    if endpoint == "static":
+        return EVERYONE
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return getattr(view, "access", None)
+
+
+def auth_id_for(user: User) -> str:
+    # The session version is part of the signed cookie: bumping it (sign-out, disabled account) ends every
+    # session of that user at once.
+    return f"{user.id}:{user.session_version}"
+
+
+async def current_user() -> User | None:
+    """The signed-in user of this request or WebSocket, looked up once and kept on `g`."""
+    if "user" in g:
+        return g.user
+    g.user = None
+    auth_id = QuartAuth_extension().load_user().auth_id
+    if auth_id:
+        user_id, _, version = auth_id.partition(":")
+        if user_id.isdigit() and version.isdigit():
+            user = await get_user(await connection(), int(user_id))
+            if user is not None and user.is_active and user.session_version == int(version):
+                g.user = user
+    return g.user
+
+
+def QuartAuth_extension() -> QuartAuth:
+    return current_app.extensions["QUART_AUTH"][0]
+
+
+def wants_html() -> bool:
+    if request.headers.get("HX-Request") == "true":
+        return False
+    if request.path.startswith("/api/"):
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "text/html" or not request.accept_mimetypes
+
+
+def csrf_token() -> str:
+    """This browser session's CSRF token (made on first use); forms and htmx requests send it back."""
+    token = session.get("csrf")
+    if token is None:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def rotate_csrf_token() -> None:
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+async def check_request():
+    """before_request: session, role and CSRF checks for every HTTP request."""
+    access = access_of(request.endpoint)
+    if access is None and request.endpoint is not None:
+        current_app.logger.error("view %s declares no access; denied", request.endpoint)
+        raise Forbidden("This page is not available.")
+    if access != EVERYONE:
+        user = await current_user()
+        if user is None:
+            if request.method == "GET" and wants_html():
+                query = urlencode({"next": request.full_path.rstrip("?")})
+                return redirect(f"{url_for('auth.login')}?{query}")
+            response = _refuse(401, "Sign in to continue.")
+            response.headers["HX-Redirect"] = url_for("auth.login")
+            return response
+        if access is not None and user.role not in access:
+            raise Forbidden(f"Your role ({user.role}) does not give access to this page.")
+    if request.method in UNSAFE_METHODS:
+        expected = session.get("csrf")
+        sent = request.headers.get(CSRF_HEADER) or (await request.form).get(CSRF_FIELD)
+        if not expected or not sent or not hmac.compare_digest(expected, sent):
+            return _refuse(
+                403,
+                "This form has expired or did not come from this site (missing or wrong CSRF token). "
+                "Reload the page and try again.",
+            )
+    return None
+
+
+async def check_websocket():
+    """before_websocket: refuse the handshake before accept when there is no valid session."""
+    access = access_of(websocket.endpoint)
+    if access is None:
+        return "Forbidden", 403
+    if access == EVERYONE:
+        return None
+    user = await current_user()
+    if user is None:
+        return "Sign in to continue", 401
+    if user.role not in access:
+        return "Forbidden", 403
+    return None
+
+
+def _refuse(status: int, message: str):
+    if wants_html():
+        return current_app.response_class(message, status=status, mimetype="text/plain")
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+def sign_out() -> None:
+    logout_user()
+    session.clear()
+
+
+def init_app(app: Quart) -> None:
+    QuartAuth(app, user_class=AuthUser)
+    app.before_request(check_request)
+    app.before_websocket(check_websocket)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+    app.after_request(add_security_headers)
+
+    @app.context_processor
+    async def signed_in_user():
+        return {"user": g.get("user")}
+
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+
+async def add_security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if response.mimetype == "text/html" or request.endpoint not in (None, "static"):
+        # Pages and partials hold personal data: never kept by shared caches or the back button.
+        headers.setdefault("Cache-Control", "no-store")
+    return response

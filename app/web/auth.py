@@ -1,0 +1,83 @@
+"""Sign-in and sign-out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from quart import Blueprint, g, redirect, render_template, request, url_for
+from quart_auth import AuthUser, login_user
+from sqlalchemy import update
+
+from app.db import connection
+from app.tables import users
+from app.users import get_user_for_sign_in, record_sign_in, verify_password
+from app.web.access import allow, auth_id_for, current_user, public, rotate_csrf_token, sign_out
+
+blueprint = Blueprint("auth", __name__)
+
+MAX_EMAIL_LENGTH = 254
+MAX_PASSWORD_LENGTH = 1024
+
+
+def safe_next(target: str | None) -> str | None:
+    """The target if it is a path on this site, else None: never an absolute or scheme-relative URL."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target
+
+
+def landing(target: str | None) -> str:
+    return safe_next(target) or url_for("customers.index")
+
+
+@blueprint.get("/login")
+@public
+async def login():
+    if await current_user() is not None:
+        return redirect(landing(request.args.get("next")))
+    return await render_template("login.html", next=request.args.get("next", ""), email="", error=None)
+
+
+@blueprint.post("/login")
+@public
+async def login_submit():
+    form = await request.form
+    email = form.get("email", "").strip()
+    password = form.get("password", "")
+    next_url = form.get("next", "")
+    error = None
+    if not email or not password:
+        error = "Enter your email address and your password."
+    elif len(email) > MAX_EMAIL_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
+        error = "That email address or password is too long."
+    if error is None:
+        conn = await connection()
+        user, password_hash = await get_user_for_sign_in(conn, email)
+        # Always verify (against a dummy hash for unknown addresses): equal time whatever is wrong.
+        valid = await verify_password(password_hash, password)
+        if valid and user is not None and user.is_active:
+            await record_sign_in(conn, user.id)
+            await conn.commit()
+            rotate_csrf_token()
+            login_user(AuthUser(auth_id_for(user)))
+            return redirect(landing(next_url))
+        error = "Wrong email address or password."
+    return (
+        await render_template("login.html", next=next_url, email=email[:MAX_EMAIL_LENGTH], error=error),
+        400 if error.startswith("Enter") else 401,
+    )
+
+
+@blueprint.post("/logout")
+@allow("advisor", "operations", "admin")
+async def logout():
+    # Ends every session of this user, not only this browser's: a shared workstation left signed in
+    # elsewhere is signed out too.
+    conn = await connection()
+    await conn.execute(
+        update(users).where(users.c.id == g.user.id).values(session_version=users.c.session_version + 1)
+    )
+    await conn.commit()
+    sign_out()
+    return redirect(url_for("auth.login"))
