@@ -76,10 +76,10 @@ def migrate() -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has customers.")
 def seed(customers: int, seed_value: int, activities_per_customer: int, if_empty: bool) -> None:
     """Fill the database with realistic demo data (deterministic for a given --seed)."""
+    settings = load_settings()
     from app.seed import seed as write_seed
     from app.tables import customers as customers_table
 
-    settings = load_settings()
     progress = Progress()
 
     async def work(engine: AsyncEngine) -> dict[str, int] | None:
@@ -191,3 +191,7 @@ def createuser(email: str, role: str, name: str, language: str) -> None:
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+if __name__ == "__main__":
+    main()
