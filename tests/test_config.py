@@ -79,6 +79,5 @@ def test_cli_stops_with_one_line_and_status_2(tmp_path, command):
         [sys.executable, "-m", "app.cli", *command], env=environ, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "customer360: configuration error: PORT: must be a TCP port number between 1 and 65535, not 'not-a-port'"
-    ]
+    expected = "PORT: must be a TCP port number between 1 and 65535, not 'not-a-port'"
+    assert result.stderr.strip().splitlines() == [f"customer360: configuration error: {expected}"]
