@@ -283,9 +283,12 @@ customer_activities = Table(
     Column("details", JSON),
     Column("ref_type", String(20)),
     Column("ref_id", BigInteger),
+    # Pinned notes stay on top of the timeline.
+    Column("pinned", Boolean, nullable=False, server_default="0"),
     Index(None, "customer_id", "occurred_at", "id"),
     Index(None, "customer_id", "kind", "occurred_at", "id"),
     Index(None, "customer_id", "id"),
+    Index(None, "customer_id", "pinned", "occurred_at", "id"),
     Index(None, "occurred_at"),
 )
 

@@ -192,6 +192,7 @@ def upgrade() -> None:
         sa.Column("details", sa.JSON(), nullable=True),
         sa.Column("ref_type", sa.String(length=20), nullable=True),
         sa.Column("ref_id", sa.BigInteger(), nullable=True),
+        sa.Column("pinned", sa.Boolean(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_id"],
             ["users.id"],
@@ -226,6 +227,12 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_customer_activities_occurred_at"), "customer_activities", ["occurred_at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_customer_activities_customer_id_pinned_occurred_at_id"),
+        "customer_activities",
+        ["customer_id", "pinned", "occurred_at", "id"],
+        unique=False,
     )
 
     op.create_table(
@@ -552,6 +559,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_customer_contacts_customer_id_kind_is_primary"), table_name="customer_contacts")
 
     op.drop_table("customer_contacts")
+    op.drop_index(
+        op.f("ix_customer_activities_customer_id_pinned_occurred_at_id"), table_name="customer_activities"
+    )
     op.drop_index(op.f("ix_customer_activities_occurred_at"), table_name="customer_activities")
     op.drop_index(op.f("ix_customer_activities_customer_id_occurred_at_id"), table_name="customer_activities")
     op.drop_index(
