@@ -50,11 +50,32 @@ def create_app(settings: Settings | None = None) -> Quart:
     errors.init_app(app)
     filters.init_app(app)
 
-    from app.web import auth, customers, health
+    from app.web import (
+        activity,
+        auth,
+        consents,
+        customers,
+        documents,
+        emails,
+        health,
+        invoices,
+        profile,
+        work_orders,
+    )
 
-    app.register_blueprint(auth.blueprint)
-    app.register_blueprint(customers.blueprint)
-    app.register_blueprint(health.blueprint)
+    for module in (
+        auth,
+        health,
+        customers,
+        activity,
+        profile,
+        work_orders,
+        invoices,
+        documents,
+        consents,
+        emails,
+    ):
+        app.register_blueprint(module.blueprint)
 
     @app.before_serving
     async def start_services() -> None:

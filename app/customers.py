@@ -240,3 +240,9 @@ async def get_profile(conn: AsyncConnection, customer_id: int) -> Profile | None
         customer_since=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+async def customer_exists(conn: AsyncConnection, customer_id: int) -> bool:
+    return (
+        await conn.execute(select(customers.c.id).where(customers.c.id == customer_id))
+    ).first() is not None

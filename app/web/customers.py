@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from app.customers import QueryError, check_query, get_profile, list_customers
+from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
 from app.db import connection
 from app.pagination import BadCursor, decode_cursor, encode_cursor
+from app.params import ParamError
+from app.sections import SECTIONS
 from app.web.access import allow
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("customers", __name__)
 
@@ -56,4 +62,37 @@ async def show(customer_id: int):
     profile = await get_profile(await connection(), customer_id)
     if profile is None:
         abort(404, f"There is no customer #{customer_id}.")
-    return await render_template("customers/show.html", profile=profile)
+    # Each section's own parameters given to the page (a shared view) are handed on to its first load.
+    section_args = {
+        name: {
+            key: request.args[f"{name}.{key}"] for key in section.params if request.args.get(f"{name}.{key}")
+        }
+        for name, section in SECTIONS.items()
+    }
+    return await render_template(
+        "customers/show.html", profile=profile, sections=SECTIONS.values(), section_args=section_args
+    )
+
+
+@blueprint.get("/customers/<int:customer_id>/sections/<name>")
+@allow(*STAFF)
+async def section(customer_id: int, name: str):
+    """One section as an HTML partial; a failure stays inside it (an error box with a Retry button)."""
+    section = SECTIONS.get(name)
+    if section is None:
+        abort(404, f"There is no section {name!r}. Sections are: {', '.join(SECTIONS)}.")
+    conn = await connection()
+    if not await customer_exists(conn, customer_id):
+        abort(404, f"There is no customer #{customer_id}.")
+    try:
+        data = await section.load(conn, customer_id, request.args)
+        html = await render_template(
+            section.template, section=section, customer_id=customer_id, data=data, args=request.args
+        )
+    except ParamError as exc:
+        raise BadRequest(str(exc)) from None
+    except Exception:
+        log.exception("section %s of customer %s failed", name, customer_id)
+        html = await render_template("partials/section_error.html", section=section, customer_id=customer_id)
+        return html, 500
+    return html

@@ -6,6 +6,9 @@ from datetime import date, datetime
 
 from quart import Quart, current_app, g
 
+from app.pagination import encode_cursor
+from app.tables import ACTIVITY_KINDS
+
 
 def language() -> str:
     user = g.get("user")
@@ -52,7 +55,28 @@ def iso(value: datetime | None) -> str:
     return "" if value is None else value.isoformat()
 
 
+KIND_LABELS = {
+    "note": "Note",
+    "call": "Call",
+    "visit": "Visit",
+    "vehicle_added": "Vehicle",
+    "work_order_opened": "Work order",
+    "work_order_status": "Work order",
+    "invoice_issued": "Invoice",
+    "invoice_status": "Invoice",
+    "payment": "Payment",
+    "document_uploaded": "Document",
+    "consent_granted": "Consent",
+    "consent_withdrawn": "Consent",
+    "email": "Email",
+    "profile_updated": "Profile",
+}
+
+
 def init_app(app: Quart) -> None:
+    app.jinja_env.globals.update(
+        activity_kinds=ACTIVITY_KINDS, kind_labels=KIND_LABELS, encode_cursor=encode_cursor
+    )
     app.add_template_filter(money)
     app.add_template_filter(datetime_format, "datetime")
     app.add_template_filter(date_format, "date")

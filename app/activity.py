@@ -1,0 +1,200 @@
+"""The activity timeline, which is also the event log: every write other pages must see records one entry
+here, in the same transaction as the change itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.tables import ACTIVITY_KINDS, customer_activities, users
+
+PAGE_SIZE = 25
+MAX_PINNED = 10
+NOTE_MAX_LENGTH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    id: int
+    customer_id: int
+    kind: str
+    actor: str
+    occurred_at: datetime
+    summary: str
+    details: dict[str, Any] | None
+    ref_type: str | None
+    ref_id: int | None
+    pinned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityPage:
+    entries: list[Activity]
+    pinned: list[Activity]
+    kind: str | None
+    next_cursor: tuple[str, int] | None
+
+
+_SELECT = (
+    select(
+        customer_activities.c.id,
+        customer_activities.c.customer_id,
+        customer_activities.c.kind,
+        users.c.name,
+        customer_activities.c.actor_label,
+        customer_activities.c.occurred_at,
+        customer_activities.c.summary,
+        customer_activities.c.details,
+        customer_activities.c.ref_type,
+        customer_activities.c.ref_id,
+        customer_activities.c.pinned,
+    )
+    .select_from(customer_activities)
+    .outerjoin(users, users.c.id == customer_activities.c.actor_id)
+)
+
+
+def _activity(row) -> Activity:
+    return Activity(
+        id=row.id,
+        customer_id=row.customer_id,
+        kind=row.kind,
+        actor=row.name or row.actor_label or "System",
+        occurred_at=row.occurred_at,
+        summary=row.summary,
+        details=row.details,
+        ref_type=row.ref_type,
+        ref_id=row.ref_id,
+        pinned=bool(row.pinned),
+    )
+
+
+async def load_activity(
+    conn: AsyncConnection,
+    customer_id: int,
+    *,
+    kind: str | None = None,
+    cursor: tuple[datetime, int] | None = None,
+    limit: int = PAGE_SIZE,
+) -> ActivityPage:
+    """A page of the timeline, newest first; pinned notes come with the first page."""
+    statement = _SELECT.where(customer_activities.c.customer_id == customer_id)
+    if kind is not None:
+        statement = statement.where(customer_activities.c.kind == kind)
+    if cursor is not None:
+        occurred_at, last_id = cursor
+        statement = statement.where(
+            or_(
+                customer_activities.c.occurred_at < occurred_at,
+                and_(customer_activities.c.occurred_at == occurred_at, customer_activities.c.id < last_id),
+            )
+        )
+    statement = statement.order_by(
+        customer_activities.c.occurred_at.desc(), customer_activities.c.id.desc()
+    ).limit(limit + 1)
+    entries = [_activity(row) for row in await conn.execute(statement)]
+    pinned: list[Activity] = []
+    if cursor is None and kind in (None, "note"):
+        pinned = await load_pinned(conn, customer_id)
+    next_cursor = None
+    if len(entries) > limit:
+        last = entries[limit - 1]
+        next_cursor = (last.occurred_at.isoformat(), last.id)
+    return ActivityPage(entries[:limit], pinned, kind, next_cursor)
+
+
+async def load_pinned(conn: AsyncConnection, customer_id: int) -> list[Activity]:
+    statement = (
+        _SELECT.where(
+            customer_activities.c.customer_id == customer_id, customer_activities.c.pinned.is_(True)
+        )
+        .order_by(customer_activities.c.occurred_at.desc(), customer_activities.c.id.desc())
+        .limit(MAX_PINNED)
+    )
+    return [_activity(row) for row in await conn.execute(statement)]
+
+
+async def get_activity(conn: AsyncConnection, activity_id: int) -> Activity | None:
+    row = (await conn.execute(_SELECT.where(customer_activities.c.id == activity_id))).one_or_none()
+    return _activity(row) if row else None
+
+
+async def load_activities(conn: AsyncConnection, activity_ids: list[int]) -> list[Activity]:
+    if not activity_ids:
+        return []
+    statement = _SELECT.where(customer_activities.c.id.in_(activity_ids)).order_by(customer_activities.c.id)
+    return [_activity(row) for row in await conn.execute(statement)]
+
+
+async def record_activity(
+    conn: AsyncConnection,
+    *,
+    customer_id: int,
+    kind: str,
+    summary: str,
+    actor_id: int | None = None,
+    actor_label: str | None = None,
+    details: dict[str, Any] | None = None,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    pinned: bool = False,
+    occurred_at: datetime | None = None,
+) -> int:
+    """Append an entry to the log inside the caller's transaction; returns its id (the event id)."""
+    if kind not in ACTIVITY_KINDS:
+        raise ValueError(f"unknown activity kind {kind!r}")
+    result = await conn.execute(
+        customer_activities.insert().values(
+            customer_id=customer_id,
+            kind=kind,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            occurred_at=occurred_at or datetime.now(UTC),
+            summary=summary[:500],
+            details=details,
+            ref_type=ref_type,
+            ref_id=ref_id,
+            pinned=pinned,
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+class NoteError(ValueError):
+    """The note cannot be saved; the message says why."""
+
+
+async def add_note(conn: AsyncConnection, customer_id: int, *, text: str, pinned: bool, actor_id: int) -> int:
+    text = text.strip()
+    if not text:
+        raise NoteError("Write something first: the note is empty.")
+    if len(text) > NOTE_MAX_LENGTH:
+        raise NoteError(f"A note is limited to {NOTE_MAX_LENGTH} characters; this one has {len(text)}.")
+    summary = text if len(text) <= 500 else text[:497] + "…"
+    return await record_activity(
+        conn,
+        customer_id=customer_id,
+        kind="note",
+        summary=summary,
+        actor_id=actor_id,
+        details={"text": text} if len(text) > 500 else None,
+        pinned=pinned,
+    )
+
+
+async def set_pinned(conn: AsyncConnection, customer_id: int, activity_id: int, pinned: bool) -> bool:
+    """Pin or unpin a note of this customer; False when there is no such note."""
+    result = await conn.execute(
+        customer_activities.update()
+        .where(
+            customer_activities.c.id == activity_id,
+            customer_activities.c.customer_id == customer_id,
+            customer_activities.c.kind == "note",
+        )
+        .values(pinned=pinned)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,1 @@
+"""documents (being written)."""

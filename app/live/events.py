@@ -1,0 +1,46 @@
+"""Events: an entry of the activity log announced on the broker once its transaction has committed.
+
+The message is only a doorbell ({"customer_id", "id"}); listeners read the entry itself from the log, so a
+lost message costs latency, never data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.live.broker import Broker, BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_CHANNEL = "c360:activity"
+
+
+def customer_channel(customer_id: int) -> str:
+    return f"c360:customer:{customer_id}"
+
+
+async def announce(broker: Broker, events: Iterable[tuple[int, int]]) -> None:
+    """Publish (customer_id, event_id) pairs; a broker outage is logged, not raised (the log has them)."""
+    for customer_id, event_id in events:
+        message = json.dumps({"customer_id": customer_id, "id": event_id}, separators=(",", ":"))
+        try:
+            await broker.publish(customer_channel(customer_id), message)
+            await broker.publish(ACTIVITY_CHANNEL, message)
+        except BrokerUnavailable as exc:
+            log.warning(
+                "event %s of customer %s not announced, broker unavailable: %s", event_id, customer_id, exc
+            )
+            return
+
+
+async def commit_and_announce(
+    conn: AsyncConnection, broker: Broker, events: Iterable[tuple[int, int]]
+) -> None:
+    """Commit the write and its log entries, then ring the doorbell: never before the commit, or a listener
+    could read the log before the entry is visible."""
+    await conn.commit()
+    await announce(broker, events)

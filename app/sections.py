@@ -1,0 +1,116 @@
+"""The section registry: name -> loader + template.
+
+A section's loader reads its own parameters (filters, cursors) from the request's query and calls the domain
+loader; the HTML route renders the result with `partials/<template>`, the JSON API serializes the same
+object. A bad parameter raises ParamError, which both renderings turn into a 400 naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import activity, analytics, consents, customers, documents, emails, invoices, vehicles, work_orders
+from app import params as p
+from app.tables import ACTIVITY_KINDS, INVOICE_STATUSES, WORK_ORDER_STATUSES
+
+Loader = Callable[[AsyncConnection, int, Mapping[str, str]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    name: str
+    title: str
+    load: Loader
+    # Height of the placeholder in rows, so that nothing jumps when the content arrives.
+    skeleton_rows: int
+    # Sections in the first screenful load at once; the others when scrolled into view.
+    eager: bool = False
+    # Query parameters the section understands: kept in the page URL to share a view.
+    params: tuple[str, ...] = ()
+
+    @property
+    def template(self) -> str:
+        return f"partials/{self.name.replace('-', '_')}.html"
+
+
+async def _profile(conn, customer_id, args):
+    return await customers.get_profile(conn, customer_id)
+
+
+async def _vehicles(conn, customer_id, args):
+    return await vehicles.load_vehicles(conn, customer_id)
+
+
+async def _work_orders(conn, customer_id, args):
+    return await work_orders.load_work_orders(
+        conn,
+        customer_id,
+        status=p.choice(args, "status", WORK_ORDER_STATUSES),
+        cursor=p.cursor(args, "cursor", int, str, int),
+    )
+
+
+async def _activity(conn, customer_id, args):
+    cursor = p.cursor(args, "cursor", str, int)
+    if cursor is not None:
+        try:
+            cursor = (datetime.fromisoformat(cursor[0]), cursor[1])
+        except ValueError:
+            raise p.ParamError("cursor", "is not a cursor this server made") from None
+    return await activity.load_activity(
+        conn, customer_id, kind=p.choice(args, "kind", ACTIVITY_KINDS), cursor=cursor
+    )
+
+
+async def _invoices(conn, customer_id, args):
+    return await invoices.load_invoices(
+        conn,
+        customer_id,
+        status=p.choice(args, "status", INVOICE_STATUSES),
+        cursor=p.cursor(args, "cursor", str, int),
+    )
+
+
+async def _documents(conn, customer_id, args):
+    return await documents.load_documents(conn, customer_id, cursor=p.cursor(args, "cursor", str, int))
+
+
+async def _analytics(conn, customer_id, args):
+    return await analytics.load_analytics(conn, customer_id)
+
+
+async def _revenue_chart(conn, customer_id, args):
+    months = p.integer(args, "months", default=12, minimum=12, maximum=24)
+    if months not in (12, 24):
+        raise p.ParamError("months", f"must be 12 or 24, not {months}")
+    return await analytics.load_revenue_chart(conn, customer_id, months=months)
+
+
+async def _consents(conn, customer_id, args):
+    return await consents.load_consents(conn, customer_id)
+
+
+async def _communications(conn, customer_id, args):
+    return await emails.load_emails(conn, customer_id, cursor=p.cursor(args, "cursor", str, int))
+
+
+SECTIONS: dict[str, Section] = {
+    section.name: section
+    for section in (
+        Section("profile", "Profile", _profile, skeleton_rows=4, eager=True),
+        Section("analytics", "Analytics", _analytics, skeleton_rows=3, eager=True),
+        Section("activity", "Activity", _activity, skeleton_rows=10, eager=True, params=("kind",)),
+        Section("vehicles", "Vehicles", _vehicles, skeleton_rows=3, eager=True),
+        Section("work-orders", "Work orders", _work_orders, skeleton_rows=5, params=("status",)),
+        Section("invoices", "Invoices and payments", _invoices, skeleton_rows=6, params=("status",)),
+        Section("revenue-chart", "Revenue", _revenue_chart, skeleton_rows=6, params=("months",)),
+        Section("documents", "Documents", _documents, skeleton_rows=3),
+        Section("consents", "Privacy consents", _consents, skeleton_rows=6),
+        Section("communications", "Communications", _communications, skeleton_rows=4),
+    )
+}
