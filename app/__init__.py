@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from quart import Quart
 
-from app import db
+from app import db, mailer
 from app.config import ConfigError, Settings
 from app.live.broker import create_broker
 from app.web import access, errors, filters
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     access.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
+    mailer.init_app(app)
 
     from app.web import (
         activity,
