@@ -246,3 +246,49 @@ async def customer_exists(conn: AsyncConnection, customer_id: int) -> bool:
     return (
         await conn.execute(select(customers.c.id).where(customers.c.id == customer_id))
     ).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: int
+    kind: str
+    value: str
+    label: str
+    is_primary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileDetails:
+    profile: Profile
+    contacts: list[Contact]
+
+    @property
+    def emails(self) -> list[Contact]:
+        return [contact for contact in self.contacts if contact.kind == "email"]
+
+    @property
+    def phones(self) -> list[Contact]:
+        return [contact for contact in self.contacts if contact.kind == "phone"]
+
+
+async def load_profile_details(conn: AsyncConnection, customer_id: int) -> ProfileDetails | None:
+    """The profile section: the header's fields and every email address and phone number."""
+    profile = await get_profile(conn, customer_id)
+    if profile is None:
+        return None
+    statement = (
+        select(
+            customer_contacts.c.id,
+            customer_contacts.c.kind,
+            customer_contacts.c.value,
+            customer_contacts.c.label,
+            customer_contacts.c.is_primary,
+        )
+        .where(customer_contacts.c.customer_id == customer_id)
+        .order_by(customer_contacts.c.kind, customer_contacts.c.is_primary.desc(), customer_contacts.c.id)
+    )
+    contacts = [
+        Contact(row.id, row.kind, row.value, row.label, bool(row.is_primary))
+        for row in await conn.execute(statement)
+    ]
+    return ProfileDetails(profile, contacts)

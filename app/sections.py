@@ -39,7 +39,7 @@ class Section:
 
 
 async def _profile(conn, customer_id, args):
-    return await customers.get_profile(conn, customer_id)
+    return await customers.load_profile_details(conn, customer_id)
 
 
 async def _vehicles(conn, customer_id, args):

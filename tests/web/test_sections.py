@@ -1,0 +1,106 @@
+"""The Customer 360 shell and the section route: lazy placeholders, isolation, 404s and 400s."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.sections import SECTIONS, Section
+from tests.factories import add_customer, add_vehicle, add_work_order_and_invoice
+
+
+@pytest.fixture
+async def customer(engine):
+    async with engine.begin() as conn:
+        customer_id = await add_customer(
+            conn, "Marie", "Tremblay", email="marie@example.ca", phone="514 555-0199"
+        )
+        vehicle = await add_vehicle(conn, customer_id, vin="2T3W1RFV8KC012345", plate="ABC 123")
+        await add_work_order_and_invoice(conn, customer_id, vehicle, number=7)
+    return customer_id
+
+
+async def test_shell_has_one_lazy_placeholder_per_section(signed_in, customer):
+    client = await signed_in("advisor")
+    html = await (await client.get(f"/customers/{customer}")).get_data(as_text=True)
+    for name, section in SECTIONS.items():
+        match = re.search(rf'<section[^>]*id="section-{name}"[^>]*>', html, re.S)
+        assert match, name
+        tag = match.group(0)
+        assert f'hx-get="/customers/{customer}/sections/{name}"' in tag
+        assert ('hx-trigger="load"' in tag) == section.eager
+        assert ('hx-trigger="intersect once"' in tag) == (not section.eager)
+        assert 'aria-busy="true"' in tag
+    assert html.count('class="skeleton-row"') == sum(section.skeleton_rows for section in SECTIONS.values())
+
+
+async def test_shell_hands_shared_filters_to_the_first_load(signed_in, customer):
+    client = await signed_in("advisor")
+    html = await (
+        await client.get(f"/customers/{customer}?activity.kind=note&invoices.status=paid")
+    ).get_data(as_text=True)
+    assert f'hx-get="/customers/{customer}/sections/activity?kind=note"' in html
+    assert f'hx-get="/customers/{customer}/sections/invoices?status=paid"' in html
+
+
+@pytest.mark.parametrize("name", ["profile", "vehicles", "activity"])
+async def test_core_sections_render_as_partials_with_the_placeholder_id(signed_in, customer, name):
+    client = await signed_in("advisor")
+    response = await client.get(f"/customers/{customer}/sections/{name}", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    html = await response.get_data(as_text=True)
+    assert html.lstrip().startswith(f'<section class="card section section-{name}" id="section-{name}"')
+    assert "<html" not in html
+
+
+async def test_vehicles_section_shows_vin_plate_and_service(signed_in, customer):
+    client = await signed_in("advisor")
+    html = await (await client.get(f"/customers/{customer}/sections/vehicles")).get_data(as_text=True)
+    assert "2019 Toyota RAV4" in html
+    assert "ABC 123" in html
+    assert "2T3W1RFV" in html
+    assert "84,000 km" in html
+    assert "2026-06-01" in html  # last service: the completed work order, in the shop's zone
+
+
+async def test_profile_section_lists_every_contact(signed_in, customer):
+    client = await signed_in("advisor")
+    html = await (await client.get(f"/customers/{customer}/sections/profile")).get_data(as_text=True)
+    assert "marie@example.ca" in html and "514 555-0199" in html
+    assert "Customer since" in html
+
+
+async def test_unknown_section_or_customer_is_a_404(signed_in, customer):
+    client = await signed_in("advisor")
+    unknown_section = await client.get(
+        f"/customers/{customer}/sections/secrets", headers={"Accept": "application/json"}
+    )
+    assert unknown_section.status_code == 404
+    assert "There is no section 'secrets'" in (await unknown_section.get_json())["error"]
+    unknown_customer = await client.get(
+        "/customers/987654/sections/profile", headers={"Accept": "application/json"}
+    )
+    assert unknown_customer.status_code == 404
+
+
+async def test_a_failing_section_shows_an_error_box_with_retry_and_the_others_still_load(
+    signed_in, customer, monkeypatch
+):
+    async def broken(conn, customer_id, args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(SECTIONS, "vehicles", Section("vehicles", "Vehicles", broken, skeleton_rows=3))
+    client = await signed_in("advisor")
+    failed = await client.get(f"/customers/{customer}/sections/vehicles", headers={"HX-Request": "true"})
+    assert failed.status_code == 500
+    html = await failed.get_data(as_text=True)
+    assert 'id="section-vehicles"' in html and ">Retry</button>" in html
+    assert "disk on fire" not in html and "Traceback" not in html
+    fine = await client.get(f"/customers/{customer}/sections/profile", headers={"HX-Request": "true"})
+    assert fine.status_code == 200
+
+
+async def test_anonymous_section_request_from_htmx_is_401(client, customer):
+    response = await client.get(f"/customers/{customer}/sections/profile", headers={"HX-Request": "true"})
+    assert response.status_code == 401
