@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.pagination import encode_cursor
 from app.tables import ACTIVITY_KINDS, customer_activities, users
 
 PAGE_SIZE = 25
@@ -36,7 +37,8 @@ class ActivityPage:
     entries: list[Activity]
     pinned: list[Activity]
     kind: str | None
-    next_cursor: tuple[str, int] | None
+    # Opaque: where the next page starts; the HTML link and the JSON API hand it back as `cursor`.
+    next_cursor: str | None
 
 
 _SELECT = (
@@ -103,7 +105,7 @@ async def load_activity(
     next_cursor = None
     if len(entries) > limit:
         last = entries[limit - 1]
-        next_cursor = (last.occurred_at.isoformat(), last.id)
+        next_cursor = encode_cursor(last.occurred_at.isoformat(), last.id)
     return ActivityPage(entries[:limit], pinned, kind, next_cursor)
 
 

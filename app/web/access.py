@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlencode
 
-from quart import Quart, current_app, g, jsonify, redirect, request, session, url_for, websocket
+from quart import Quart, current_app, g, redirect, request, session, url_for, websocket
 from quart_auth import AuthUser, QuartAuth, logout_user
 from werkzeug.exceptions import Forbidden
 
@@ -148,9 +148,9 @@ async def check_websocket():
 def _refuse(status: int, message: str):
     if wants_html():
         return current_app.response_class(message, status=status, mimetype="text/plain")
-    response = jsonify(error=message)
-    response.status_code = status
-    return response
+    from app.web.errors import json_error
+
+    return json_error(status, message)
 
 
 def sign_out() -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from quart import Quart, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.web.access import wants_html
+
+
+def json_error(status: int, message: str, **extra):
+    """The JSON API's error shape: {"error": {"code": "not_found", "message": "…"}}."""
+    code = HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    response = jsonify(error={"code": code, "message": message, **extra})
+    response.status_code = status
+    return response
 
 
 async def render_error(error: HTTPException):
@@ -14,7 +24,7 @@ async def render_error(error: HTTPException):
     if request.headers.get("HX-Request") == "true":
         return await render_template("partials/error.html", status=status, message=message), status
     if not wants_html():
-        return jsonify(error=message, status=status), status
+        return json_error(status, message)
     return await render_template("error.html", status=status, title=error.name, message=message), status
 
 

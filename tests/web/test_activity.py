@@ -68,7 +68,7 @@ async def test_bad_parameters_are_400_naming_them(signed_in, history, params, na
         f"/customers/{history}/sections/activity", query_string=params, headers={"Accept": "application/json"}
     )
     assert response.status_code == 400
-    assert (await response.get_json())["error"].startswith(f"{name}:")
+    assert (await response.get_json())["error"]["message"].startswith(f"{name}:")
 
 
 async def add_note(client, customer_id, text, *, pinned=False, kind=""):

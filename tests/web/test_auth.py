@@ -149,7 +149,7 @@ async def test_every_private_page_answers_401_to_htmx_and_json(app, client):
         assert htmx.headers["HX-Redirect"] == "/login"
         json = await client.get(url, headers={"Accept": "application/json"})
         assert json.status_code == 401, url
-        assert (await json.get_json())["error"] == "Sign in to continue."
+        assert (await json.get_json())["error"]["message"] == "Sign in to continue."
 
 
 async def test_unknown_urls_do_not_reveal_themselves_to_anonymous_visitors(client):

@@ -77,7 +77,7 @@ async def test_unknown_section_or_customer_is_a_404(signed_in, customer):
         f"/customers/{customer}/sections/secrets", headers={"Accept": "application/json"}
     )
     assert unknown_section.status_code == 404
-    assert "There is no section 'secrets'" in (await unknown_section.get_json())["error"]
+    assert "There is no section 'secrets'" in (await unknown_section.get_json())["error"]["message"]
     unknown_customer = await client.get(
         "/customers/987654/sections/profile", headers={"Accept": "application/json"}
     )
