@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     from app.web import (
         activity,
+        api,
         auth,
         consents,
         customers,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         emails,
     ):
         app.register_blueprint(module.blueprint)
+    api.init_app(app)
 
     @app.before_serving
     async def start_services() -> None:

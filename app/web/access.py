@@ -51,6 +51,8 @@ def access_of(endpoint: str | None) -> str | frozenset[str] | None:
     """What a registered endpoint declared: EVERYONE, a set of roles, or None (nothing: denied)."""
     if endpoint == "static":
         return EVERYONE
+    if endpoint == "openapi":  # quart-schema's document of the JSON API: staff only, like the API
+        return frozenset(ROLES)
     view = current_app.view_functions.get(endpoint) if endpoint else None
     return getattr(view, "access", None)
 

@@ -1,0 +1,92 @@
+"""The JSON API: the loaders of the partials, at /openapi.json, errors as {error: {code, message}}."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.activity import record_activity
+from tests.factories import NOW, add_customer, add_vehicle
+
+
+@pytest.fixture
+async def customer(engine):
+    async with engine.begin() as conn:
+        customer_id = await add_customer(conn, "Marie", "Tremblay", email="marie@example.ca", tags=["VIP"])
+        await add_vehicle(conn, customer_id, vin="2T3W1RFV8KC012345", plate="ABC 123")
+        for index in range(30):
+            await record_activity(
+                conn,
+                customer_id=customer_id,
+                kind="call",
+                summary=f"call {index}",
+                occurred_at=NOW + timedelta(hours=index),
+            )
+    return customer_id
+
+
+async def test_profile_is_the_same_data_as_the_section(signed_in, customer):
+    client = await signed_in("operations")
+    response = await client.get(f"/api/customer360/{customer}/profile")
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["profile"]["first_name"] == "Marie"
+    assert body["profile"]["tags"] == ["VIP"]
+    assert [contact["value"] for contact in body["contacts"]] == ["marie@example.ca"]
+    html = await (await client.get(f"/customers/{customer}/sections/profile")).get_data(as_text=True)
+    assert body["profile"]["first_name"] in html and body["contacts"][0]["value"] in html
+
+
+async def test_activity_pages_with_the_cursor_it_returns(signed_in, customer):
+    client = await signed_in("advisor")
+    first = await (await client.get(f"/api/customer360/{customer}/activity")).get_json()
+    assert [entry["summary"] for entry in first["entries"]] == [f"call {index}" for index in range(29, 4, -1)]
+    second = await (
+        await client.get(
+            f"/api/customer360/{customer}/activity", query_string={"cursor": first["next_cursor"]}
+        )
+    ).get_json()
+    assert [entry["summary"] for entry in second["entries"]] == [
+        f"call {index}" for index in range(4, -1, -1)
+    ]
+    assert second["next_cursor"] is None
+
+
+async def test_any_section_by_name(signed_in, customer):
+    client = await signed_in("advisor")
+    body = await (await client.get(f"/api/customer360/{customer}/sections/vehicles")).get_json()
+    assert body["section"] == "vehicles"
+    assert body["data"][0]["plate"] == "ABC 123"
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "message"),
+    [
+        ("/api/customer360/{id}/activity?kind=gossip", 400, "kind:"),
+        ("/api/customer360/{id}/activity?cursor=%%%", 400, "cursor:"),
+        ("/api/customer360/{id}/sections/secrets", 404, "There is no section 'secrets'"),
+        ("/api/customer360/999999/profile", 404, "There is no customer #999999"),
+    ],
+)
+async def test_errors_are_json_with_code_and_message(signed_in, customer, url, status, message):
+    client = await signed_in("advisor")
+    response = await client.get(url.format(id=customer))
+    assert response.status_code == status
+    error = (await response.get_json())["error"]
+    assert error["code"] == {400: "bad_request", 404: "not_found"}[status]
+    assert message in error["message"]
+
+
+async def test_the_api_needs_a_session(client, customer):
+    response = await client.get(f"/api/customer360/{customer}/profile")
+    assert response.status_code == 401
+    assert (await response.get_json())["error"] == {"code": "unauthorized", "message": "Sign in to continue."}
+
+
+async def test_openapi_documents_every_endpoint(signed_in):
+    client = await signed_in("advisor")
+    document = await (await client.get("/openapi.json")).get_json()
+    paths = document["paths"]
+    for path in ("/profile", "/sections/{section}", "/activity"):
+        assert f"/api/customer360/{{customer_id}}{path}" in paths
