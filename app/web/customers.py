@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from quart import Blueprint, abort, redirect, render_template, request, url_for
+from quart import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
@@ -95,4 +96,21 @@ async def section(customer_id: int, name: str):
         log.exception("section %s of customer %s failed", name, customer_id)
         html = await render_template("partials/section_error.html", section=section, customer_id=customer_id)
         return html, 500
-    return html
+    response = await make_response(html)
+    if section.params and (page_url := shared_view_url(customer_id, section)) is not None:
+        # The page's address keeps the section's filters, so a copied link shows the same view; replaced,
+        # not pushed, so that Back still leaves the customer.
+        response.headers["HX-Replace-Url"] = page_url
+    return response
+
+
+def shared_view_url(customer_id: int, section) -> str | None:
+    current = request.headers.get("HX-Current-URL")
+    if not current:
+        return None
+    parts = urlsplit(current)
+    if parts.path != url_for("customers.show", customer_id=customer_id):
+        return None
+    query = [(key, value) for key, value in parse_qsl(parts.query) if not key.startswith(f"{section.name}.")]
+    query += [(f"{section.name}.{key}", request.args[key]) for key in section.params if request.args.get(key)]
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))

@@ -104,3 +104,25 @@ async def test_a_failing_section_shows_an_error_box_with_retry_and_the_others_st
 async def test_anonymous_section_request_from_htmx_is_401(client, customer):
     response = await client.get(f"/customers/{customer}/sections/profile", headers={"HX-Request": "true"})
     assert response.status_code == 401
+
+
+async def test_a_filtered_section_puts_its_filter_in_the_page_address(signed_in, customer):
+    client = await signed_in("advisor")
+    response = await client.get(
+        f"/customers/{customer}/sections/activity?kind=note",
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": f"http://localhost/customers/{customer}?invoices.status=paid",
+        },
+    )
+    assert (
+        response.headers["HX-Replace-Url"] == f"/customers/{customer}?invoices.status=paid&activity.kind=note"
+    )
+    cleared = await client.get(
+        f"/customers/{customer}/sections/activity?kind=",
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": f"http://localhost/customers/{customer}?activity.kind=note",
+        },
+    )
+    assert cleared.headers["HX-Replace-Url"] == f"/customers/{customer}"
