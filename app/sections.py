@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from quart import current_app
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import activity, analytics, consents, customers, documents, emails, invoices, vehicles, work_orders
@@ -96,7 +97,12 @@ async def _consents(conn, customer_id, args):
 
 
 async def _communications(conn, customer_id, args):
-    return await emails.load_emails(conn, customer_id, cursor=p.cursor(args, "cursor", str, int))
+    return await emails.load_emails(
+        conn,
+        customer_id,
+        cursor=p.cursor(args, "cursor", str, int),
+        delivery_configured=current_app.config["SETTINGS"].smtp_url is not None,
+    )
 
 
 SECTIONS: dict[str, Section] = {
