@@ -85,7 +85,7 @@ def QuartAuth_extension() -> QuartAuth:
 def wants_html() -> bool:
     if request.headers.get("HX-Request") == "true":
         return False
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.path == "/openapi.json":
         return False
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "text/html" or not request.accept_mimetypes
