@@ -6,21 +6,27 @@ Documented at /openapi.json (quart-schema). Errors are {"error": {"code", "messa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
-from quart import Blueprint, abort, request
-from quart_schema import QuartSchema, validate_querystring, validate_response
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
+from quart import Blueprint, abort, current_app, g, request
+from quart_schema import QuartSchema, validate_querystring, validate_request, validate_response
 from quart_schema.validation import RequestSchemaValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from werkzeug.exceptions import BadRequest
 
+from app import emails as email_domain
+from app import mailer
 from app.activity import ActivityPage
+from app.analytics import Analytics, RevenueChart
+from app.consents import Consents
 from app.customers import ProfileDetails, customer_exists
 from app.db import connection
+from app.documents import DocumentsPage
+from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
-from app.tables import ACTIVITY_KINDS, INVOICE_STATUSES
+from app.tables import ACTIVITY_KINDS, EMAIL_CATEGORIES, INVOICE_STATUSES
 from app.web.access import allow
 from app.web.errors import json_error
 
@@ -41,6 +47,9 @@ schema = QuartSchema(
 class Error:
     code: str
     message: str
+    # Why a write was refused (e.g. "consent_missing"), and each invalid field's problem.
+    reason: str | None = None
+    fields: dict[str, str] | None = None
 
 
 @dataclass
@@ -67,7 +76,10 @@ class InvoicesQuery:
 
 @dataclass
 class RevenueChartQuery:
-    months: Literal[12, 24] = 12
+    # Query strings are text: "24" is read as the number 24.
+    months: Annotated[
+        Literal[12, 24], BeforeValidator(lambda value: int(value) if str(value).isdigit() else value)
+    ] = 12
 
 
 @dataclass
@@ -120,6 +132,98 @@ async def section(customer_id: int, section: str):
 async def activity(customer_id: int, query_args: ActivityQuery):
     """The activity timeline, newest first; pass `next_cursor` back as `cursor` for the next page."""
     return await load(customer_id, "activity")
+
+
+@blueprint.get("/<int:customer_id>/documents")
+@allow(*STAFF)
+@validate_querystring(CursorQuery)
+@validate_response(DocumentsPage)
+@validate_response(ErrorBody, 400)
+@validate_response(ErrorBody, 404)
+async def documents(customer_id: int, query_args: CursorQuery):
+    """The customer's documents (metadata), newest first; files at /customers/{id}/documents/{document_id}."""
+    return await load(customer_id, "documents")
+
+
+@blueprint.get("/<int:customer_id>/analytics")
+@allow(*STAFF)
+@validate_response(Analytics)
+@validate_response(ErrorBody, 404)
+async def analytics(customer_id: int):
+    """Lifetime and yearly revenue, invoices, average ticket, balances, visits."""
+    return await load(customer_id, "analytics")
+
+
+@blueprint.get("/<int:customer_id>/revenue-chart")
+@allow(*STAFF)
+@validate_querystring(RevenueChartQuery)
+@validate_response(RevenueChart)
+@validate_response(ErrorBody, 400)
+@validate_response(ErrorBody, 404)
+async def revenue_chart(customer_id: int, query_args: RevenueChartQuery):
+    """Monthly revenue for the last 12 or 24 months, oldest first, months without revenue included."""
+    return await load(customer_id, "revenue-chart")
+
+
+@blueprint.get("/<int:customer_id>/consents")
+@allow(*STAFF)
+@validate_response(Consents)
+@validate_response(ErrorBody, 404)
+async def consents(customer_id: int):
+    """Every purpose x channel with its status, legal basis and wording, and the history of changes."""
+    return await load(customer_id, "consents")
+
+
+@dataclass
+class SendEmailRequest:
+    category: Literal[EMAIL_CATEGORIES]  # type: ignore[valid-type]
+    subject: str
+    body: str
+
+
+@dataclass
+class SentEmail:
+    email_id: int
+    event_id: int
+    recipient: str
+    language: str
+    status: str
+    delivery_configured: bool
+
+
+@blueprint.post("/<int:customer_id>/send-email")
+@allow("advisor", "admin")
+@validate_request(SendEmailRequest)
+@validate_response(SentEmail, 202)
+@validate_response(ErrorBody, 400)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 422)
+async def send_email(customer_id: int, data: SendEmailRequest):
+    """Queue an email to the customer's primary address; refused (422) unless their consent allows it."""
+    conn = await connection()
+    if not await customer_exists(conn, customer_id):
+        abort(404, f"There is no customer #{customer_id}.")
+    try:
+        queued = await email_domain.send_email(
+            conn,
+            customer_id,
+            category=data.category,
+            subject=data.subject,
+            body=data.body,
+            actor_id=g.user.id,
+        )
+    except email_domain.EmailInvalid as exc:
+        await conn.rollback()
+        return ErrorBody(Error("unprocessable_entity", str(exc), fields=exc.errors)), 422
+    except email_domain.EmailRefused as exc:
+        await conn.rollback()
+        return ErrorBody(Error("unprocessable_entity", str(exc), reason=exc.reason)), 422
+    await commit_and_announce(conn, current_app.extensions["broker"], [(customer_id, queued.activity_id)])
+    mailer.wake(current_app)
+    configured = current_app.config["SETTINGS"].smtp_url is not None
+    return SentEmail(
+        queued.email_id, queued.activity_id, queued.recipient, queued.language, "queued", configured
+    ), 202
 
 
 def init_app(app) -> None:

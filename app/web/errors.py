@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from quart import Quart, jsonify, render_template, request
+from quart import Quart, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.web.access import wants_html
 
+# Spelled out rather than derived from http.HTTPStatus, whose phrases change between Python versions.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "unprocessable_entity",
+    429: "too_many_requests",
+    500: "internal_server_error",
+    503: "service_unavailable",
+}
+
 
 def json_error(status: int, message: str, **extra):
     """The JSON API's error shape: {"error": {"code": "not_found", "message": "…"}}."""
-    code = HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    code = ERROR_CODES.get(status) or HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
     response = jsonify(error={"code": code, "message": message, **extra})
     response.status_code = status
     return response
@@ -29,7 +44,7 @@ async def render_error(error: HTTPException):
 
 
 async def render_unexpected(error: Exception):
-    # Quart has already logged the exception with its traceback.
+    current_app.logger.error("unhandled exception on %s %s", request.method, request.path, exc_info=error)
     return await render_error(InternalServerError())
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app.activity import record_activity
+from app.tables import emails
+from tests.conftest import csrf_token_of
 from tests.factories import NOW, add_customer, add_vehicle
 
 
@@ -90,3 +93,67 @@ async def test_openapi_documents_every_endpoint(signed_in):
     paths = document["paths"]
     for path in ("/profile", "/sections/{section}", "/activity"):
         assert f"/api/customer360/{{customer_id}}{path}" in paths
+
+
+async def test_every_read_endpoint_answers_for_a_customer_with_nothing_yet(signed_in, customer):
+    client = await signed_in("operations")
+    for path in ("documents", "analytics", "revenue-chart?months=24", "consents"):
+        response = await client.get(f"/api/customer360/{customer}/{path}")
+        assert response.status_code == 200, path
+    chart = await (await client.get(f"/api/customer360/{customer}/revenue-chart?months=24")).get_json()
+    assert len(chart["points"]) == 24
+    analytics = await (await client.get(f"/api/customer360/{customer}/analytics")).get_json()
+    assert analytics["lifetime_revenue_cents"] == 0
+
+
+async def send(client, customer_id, **body):
+    token = await csrf_token_of(client)
+    return await client.post(
+        f"/api/customer360/{customer_id}/send-email", json=body, headers={"X-CSRF-Token": token}
+    )
+
+
+async def test_send_email_queues_a_transactional_email(signed_in, customer, engine):
+    client = await signed_in("advisor")
+    response = await send(
+        client, customer, category="transactional", subject="Your car is ready", body="Come by."
+    )
+    assert response.status_code == 202
+    body = await response.get_json()
+    assert body["recipient"] == "marie@example.ca" and body["status"] == "queued"
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(emails.c.subject))).scalar() == "Your car is ready"
+
+
+async def test_send_email_without_consent_is_refused_and_writes_nothing(signed_in, customer, engine):
+    client = await signed_in("advisor")
+    response = await send(client, customer, category="marketing", subject="Winter tires", body="20 % off")
+    assert response.status_code == 422
+    error = (await response.get_json())["error"]
+    assert error["reason"] == "consent_missing"
+    assert "has not consented to marketing by email" in error["message"]
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(emails.c.id))).first() is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"category": "spam", "subject": "x", "body": "y"}, "category"), ({"category": "marketing"}, "subject")],
+)
+async def test_send_email_with_a_malformed_body_is_a_400_naming_the_field(signed_in, customer, body, field):
+    client = await signed_in("advisor")
+    response = await send(client, customer, **body)
+    assert response.status_code == 400
+    assert field in (await response.get_json())["error"]["message"]
+
+
+async def test_send_email_needs_the_csrf_token_and_an_advisor(signed_in, customer):
+    client = await signed_in("advisor")
+    no_token = await client.post(
+        f"/api/customer360/{customer}/send-email",
+        json={"category": "transactional", "subject": "a", "body": "b"},
+    )
+    assert no_token.status_code == 403
+    operations = await signed_in("operations")
+    response = await send(operations, customer, category="transactional", subject="a", body="b")
+    assert response.status_code == 403
