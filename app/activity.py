@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.pagination import encode_cursor
+from app.params import ParamError, cursor_values
 from app.tables import ACTIVITY_KINDS, customer_activities, users
 
 PAGE_SIZE = 25
@@ -75,12 +76,23 @@ def _activity(row) -> Activity:
     )
 
 
+def _parse_cursor(cursor: str) -> tuple[datetime, int]:
+    occurred_at, last_id = cursor_values(cursor, str, int)
+    try:
+        occurred_at = datetime.fromisoformat(occurred_at)
+    except ValueError:
+        raise ParamError("cursor", "is not a cursor this server made") from None
+    if occurred_at.tzinfo is None:
+        raise ParamError("cursor", "is not a cursor this server made")
+    return occurred_at, last_id
+
+
 async def load_activity(
     conn: AsyncConnection,
     customer_id: int,
     *,
     kind: str | None = None,
-    cursor: tuple[datetime, int] | None = None,
+    cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> ActivityPage:
     """A page of the timeline, newest first; pinned notes come with the first page."""
@@ -88,7 +100,7 @@ async def load_activity(
     if kind is not None:
         statement = statement.where(customer_activities.c.kind == kind)
     if cursor is not None:
-        occurred_at, last_id = cursor
+        occurred_at, last_id = _parse_cursor(cursor)
         statement = statement.where(
             or_(
                 customer_activities.c.occurred_at < occurred_at,

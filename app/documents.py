@@ -30,7 +30,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
-from app.params import ParamError
+from app.pagination import encode_cursor
+from app.params import ParamError, cursor_values
 from app.tables import documents, users, work_orders
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ class WorkOrderChoice:
 @dataclass(frozen=True, slots=True)
 class DocumentsPage:
     documents: list[Document]
-    next_cursor: tuple[str, int] | None
+    # Opaque: where the next page starts; the HTML link and the JSON API hand it back as `cursor`.
+    next_cursor: str | None
     # The customer's recent work orders, to attach an upload to (first page only).
     work_orders: list[WorkOrderChoice]
 
@@ -172,7 +174,8 @@ def _document(row) -> Document:
     )
 
 
-def _parse_cursor(cursor: tuple[str, int]) -> tuple[datetime, int]:
+def _parse_cursor(cursor: str) -> tuple[datetime, int]:
+    cursor = cursor_values(cursor, str, int)
     try:
         uploaded_at = datetime.fromisoformat(cursor[0])
     except ValueError:
@@ -186,7 +189,7 @@ async def load_documents(
     conn: AsyncConnection,
     customer_id: int,
     *,
-    cursor: tuple[str, int] | None = None,
+    cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> DocumentsPage:
     """A page of the customer's documents, newest first, keyset on (uploaded_at, id)."""
@@ -204,7 +207,7 @@ async def load_documents(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = (last.uploaded_at.isoformat(), last.id)
+        next_cursor = encode_cursor(last.uploaded_at.isoformat(), last.id)
     choices = await load_work_order_choices(conn, customer_id) if cursor is None else []
     return DocumentsPage(rows[:limit], next_cursor, choices)
 

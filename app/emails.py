@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
 from app.consents import CHANNEL_NAMES, PURPOSE_LABELS
-from app.params import ParamError
+from app.pagination import encode_cursor
+from app.params import ParamError, cursor_values
 from app.tables import EMAIL_CATEGORIES, consents, customer_contacts, customers, emails, users
 
 PAGE_SIZE = 20
@@ -102,7 +103,8 @@ class EmailMessage:
 class EmailsPage:
     customer_id: int
     emails: list[Email]
-    next_cursor: tuple[str, int] | None
+    # Opaque: where the next page starts; the HTML link and the JSON API hand it back as `cursor`.
+    next_cursor: str | None
     # False when no SMTP_URL is set: emails then stay in the outbox as queued.
     delivery_configured: bool
     # Where an email would go now (the primary email address), and in which language to write it.
@@ -129,8 +131,8 @@ _primary_email = and_(
 )
 
 
-def _parse_cursor(cursor: tuple[str, int] | tuple[datetime, int]) -> tuple[datetime, int]:
-    created_at, last_id = cursor
+def _parse_cursor(cursor: str) -> tuple[datetime, int]:
+    created_at, last_id = cursor_values(cursor, str, int)
     if isinstance(created_at, str):
         try:
             created_at = datetime.fromisoformat(created_at)
@@ -145,7 +147,7 @@ async def load_emails(
     conn: AsyncConnection,
     customer_id: int,
     *,
-    cursor: tuple[str, int] | tuple[datetime, int] | None = None,
+    cursor: str | None = None,
     limit: int = PAGE_SIZE,
     delivery_configured: bool | None = None,
 ) -> EmailsPage:
@@ -187,7 +189,7 @@ async def load_emails(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = (last.created_at.isoformat(), last.id)
+        next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
 
     customer = (
         await conn.execute(

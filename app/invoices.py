@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
-from app.params import ParamError
+from app.pagination import encode_cursor
+from app.params import ParamError, cursor_values
 from app.tables import PAYMENT_METHODS, invoices, payments, work_orders
 from app.work_orders import WorkOrderNotFound
 
@@ -161,7 +162,8 @@ class InvoicesPage:
     invoices: list[InvoiceRow]
     status: str | None
     # (issued_on ISO date, id) of the last row shown, when there are more.
-    next_cursor: tuple[str, int] | None
+    # Opaque: where the next page starts; the HTML link and the JSON API hand it back as `cursor`.
+    next_cursor: str | None
     totals: InvoiceTotals
     today: date
 
@@ -218,9 +220,10 @@ def _status_filter(status: str, today: date):
     return invoices.c.status == status
 
 
-def _issued_on_of(cursor: tuple[str, int]) -> date:
+def _parse_cursor(cursor: str) -> tuple[date, int]:
+    cursor = cursor_values(cursor, str, int)
     try:
-        return date.fromisoformat(cursor[0])
+        return date.fromisoformat(cursor[0]), cursor[1]
     except ValueError:
         raise ParamError("cursor", "is not a cursor this server made") from None
 
@@ -230,7 +233,7 @@ async def load_invoices(
     customer_id: int,
     *,
     status: str | None = None,
-    cursor: tuple[str, int] | None = None,
+    cursor: str | None = None,
     limit: int = PAGE_SIZE,
     today: date | None = None,
 ) -> InvoicesPage:
@@ -240,7 +243,7 @@ async def load_invoices(
     if status is not None:
         statement = statement.where(_status_filter(status, today))
     if cursor is not None:
-        issued_on, last_id = _issued_on_of(cursor), cursor[1]
+        issued_on, last_id = _parse_cursor(cursor)
         statement = statement.where(
             or_(
                 invoices.c.issued_on < issued_on,
@@ -252,7 +255,7 @@ async def load_invoices(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = (last.issued_on.isoformat(), last.id)
+        next_cursor = encode_cursor(last.issued_on.isoformat(), last.id)
     totals = await load_invoice_totals(conn, customer_id, today=today)
     return InvoicesPage(rows[:limit], status, next_cursor, totals, today)
 

@@ -34,6 +34,14 @@ def integer(args: Mapping[str, str], name: str, *, default: int, minimum: int, m
     return int(value)
 
 
+def cursor_values(cursor: str, *types: type, name: str = "cursor") -> tuple[Any, ...]:
+    """The values inside an opaque cursor (see app.pagination), or ParamError naming the parameter."""
+    try:
+        return decode_cursor(cursor, *types)
+    except BadCursor as exc:
+        raise ParamError(name, str(exc)) from None
+
+
 def cursor(args: Mapping[str, str], name: str, *types: type) -> tuple[Any, ...] | None:
     value = (args.get(name) or "").strip()
     if not value:

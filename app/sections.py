@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from quart import current_app
@@ -52,19 +51,13 @@ async def _work_orders(conn, customer_id, args):
         conn,
         customer_id,
         status=p.choice(args, "status", WORK_ORDER_STATUSES),
-        cursor=p.cursor(args, "cursor", int, str, int),
+        cursor=args.get("cursor") or None,
     )
 
 
 async def _activity(conn, customer_id, args):
-    cursor = p.cursor(args, "cursor", str, int)
-    if cursor is not None:
-        try:
-            cursor = (datetime.fromisoformat(cursor[0]), cursor[1])
-        except ValueError:
-            raise p.ParamError("cursor", "is not a cursor this server made") from None
     return await activity.load_activity(
-        conn, customer_id, kind=p.choice(args, "kind", ACTIVITY_KINDS), cursor=cursor
+        conn, customer_id, kind=p.choice(args, "kind", ACTIVITY_KINDS), cursor=args.get("cursor") or None
     )
 
 
@@ -73,12 +66,12 @@ async def _invoices(conn, customer_id, args):
         conn,
         customer_id,
         status=p.choice(args, "status", INVOICE_STATUSES),
-        cursor=p.cursor(args, "cursor", str, int),
+        cursor=args.get("cursor") or None,
     )
 
 
 async def _documents(conn, customer_id, args):
-    return await documents.load_documents(conn, customer_id, cursor=p.cursor(args, "cursor", str, int))
+    return await documents.load_documents(conn, customer_id, cursor=args.get("cursor") or None)
 
 
 async def _analytics(conn, customer_id, args):
@@ -100,7 +93,7 @@ async def _communications(conn, customer_id, args):
     return await emails.load_emails(
         conn,
         customer_id,
-        cursor=p.cursor(args, "cursor", str, int),
+        cursor=args.get("cursor") or None,
         delivery_configured=current_app.config["SETTINGS"].smtp_url is not None,
     )
 

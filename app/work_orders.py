@@ -9,7 +9,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
-from app.params import ParamError
+from app.pagination import encode_cursor
+from app.params import ParamError, cursor_values
 from app.tables import WORK_ORDER_STATUSES, invoices, users, vehicles, work_orders
 
 PAGE_SIZE = 20
@@ -80,7 +81,8 @@ class WorkOrdersPage:
     work_orders: list[WorkOrderRow]
     status: str | None
     # (group, opened_at ISO instant, id) of the last row shown, when there are more.
-    next_cursor: tuple[int, str, int] | None
+    # Opaque: where the next page starts; the HTML link and the JSON API hand it back as `cursor`.
+    next_cursor: str | None
     # Work orders still in the shop (open, in progress, waiting for parts), whatever the filter.
     open_count: int
 
@@ -143,8 +145,8 @@ def _row(row) -> WorkOrderRow:
     )
 
 
-def _parse_cursor(cursor: tuple[int, str, int]) -> tuple[int, datetime, int]:
-    group, opened_at, last_id = cursor
+def _parse_cursor(cursor: str) -> tuple[int, datetime, int]:
+    group, opened_at, last_id = cursor_values(cursor, int, str, int)
     try:
         instant = datetime.fromisoformat(opened_at)
     except ValueError:
@@ -159,7 +161,7 @@ async def load_work_orders(
     customer_id: int,
     *,
     status: str | None = None,
-    cursor: tuple[int, str, int] | None = None,
+    cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> WorkOrdersPage:
     """A page of the customer's work orders: open ones first, then finished ones, each newest opened first.
@@ -193,7 +195,7 @@ async def load_work_orders(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = (last.group, last.opened_at.isoformat(), last.id)
+        next_cursor = encode_cursor(last.group, last.opened_at.isoformat(), last.id)
     open_count = (
         await conn.execute(
             select(func.count()).where(

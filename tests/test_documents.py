@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import documents
+from app.pagination import encode_cursor
 from app.params import ParamError
 from app.tables import customer_activities
 from app.tables import documents as documents_table
@@ -253,7 +254,10 @@ async def test_the_list_pages_newest_first_with_a_keyset_cursor(engine):
     assert "not-marie.pdf" not in {d.filename for d in first.documents + second.documents}
 
 
-@pytest.mark.parametrize("cursor", [("yesterday", 1), ("2026-06-01T15:30:00", 1)])
+@pytest.mark.parametrize(
+    "cursor",
+    [encode_cursor("yesterday", 1), encode_cursor("2026-06-01T15:30:00", 1), "forged", encode_cursor(1)],
+)
 async def test_a_cursor_this_server_did_not_make_is_refused(engine, cursor):
     async with engine.connect() as conn:
         with pytest.raises(ParamError) as refused:

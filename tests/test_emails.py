@@ -16,6 +16,7 @@ from app.emails import (
     retry_email,
     send_email,
 )
+from app.pagination import encode_cursor
 from app.params import ParamError
 from app.tables import customer_activities, emails
 from tests.factories import NOW, add_customer
@@ -178,7 +179,10 @@ async def test_the_page_says_which_categories_the_consents_allow(engine, marie):
     assert page.missing_consent("transactional") is None
 
 
-@pytest.mark.parametrize("cursor", [("yesterday", 1), ("2026-06-01T15:30:00", 1)])
+@pytest.mark.parametrize(
+    "cursor",
+    [encode_cursor("yesterday", 1), encode_cursor("2026-06-01T15:30:00", 1), "forged", encode_cursor(1)],
+)
 async def test_a_forged_cursor_is_a_param_error(engine, marie, cursor):
     async with engine.connect() as conn:
         with pytest.raises(ParamError) as error:

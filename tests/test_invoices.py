@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import invoices
+from app.pagination import encode_cursor
 from app.params import ParamError
 from app.tables import customer_activities, payments, work_orders
 from app.tables import invoices as invoices_table
@@ -278,7 +279,9 @@ async def test_pages_follow_each_other_without_gaps_or_repeats(engine):
 async def test_a_cursor_with_a_bad_date_is_a_param_error(engine, ledger):
     async with engine.connect() as conn:
         with pytest.raises(ParamError) as error:
-            await invoices.load_invoices(conn, ledger["customer"], cursor=("not-a-date", 3), today=TODAY)
+            await invoices.load_invoices(
+                conn, ledger["customer"], cursor=encode_cursor("not-a-date", 3), today=TODAY
+            )
     assert error.value.name == "cursor"
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from app import work_orders
+from app.pagination import encode_cursor
 from app.params import ParamError
 from app.tables import WORK_ORDER_STATUSES, customer_activities
 from app.tables import work_orders as work_orders_table
@@ -129,7 +130,13 @@ async def test_a_page_costs_a_fixed_number_of_queries(engine, shop):
 
 
 @pytest.mark.parametrize(
-    "cursor", [(2, NOW.isoformat(), 1), (0, "yesterday", 1), (0, NOW.replace(tzinfo=None).isoformat(), 1)]
+    "cursor",
+    [
+        encode_cursor(2, NOW.isoformat(), 1),
+        encode_cursor(0, "yesterday", 1),
+        encode_cursor(0, NOW.replace(tzinfo=None).isoformat(), 1),
+        "forged",
+    ],
 )
 async def test_a_cursor_this_server_did_not_make_is_a_param_error(engine, shop, cursor):
     async with engine.connect() as conn:

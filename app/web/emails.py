@@ -12,7 +12,6 @@ from app.customers import customer_exists
 from app.db import connection
 from app.live.events import commit_and_announce
 from app.params import ParamError
-from app.params import cursor as cursor_param
 from app.sections import SECTIONS
 from app.tables import EMAIL_CATEGORIES
 from app.web.access import allow
@@ -62,10 +61,7 @@ async def more(customer_id: int):
     """Older emails, as rows to put in place of the "show older" row."""
     conn = await existing_customer(customer_id)
     try:
-        cursor = cursor_param(request.args, "cursor", str, int)
-        page = await emails.load_emails(
-            conn, customer_id, cursor=cursor, delivery_configured=delivery_configured()
-        )
+        page = await SECTIONS["communications"].load(conn, customer_id, request.args)
     except ParamError as exc:
         raise BadRequest(str(exc)) from None
     return await render_template("partials/email_rows.html", page=page, customer_id=customer_id)
