@@ -161,7 +161,6 @@ class InvoiceTotals:
 class InvoicesPage:
     invoices: list[InvoiceRow]
     status: str | None
-    # (issued_on ISO date, id) of the last row shown, when there are more.
     # Opaque: where the next page starts; the HTML link and the JSON API hand it back as `cursor`.
     next_cursor: str | None
     totals: InvoiceTotals

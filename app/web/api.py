@@ -23,6 +23,7 @@ from app.consents import Consents
 from app.customers import ProfileDetails, customer_exists
 from app.db import connection
 from app.documents import DocumentsPage
+from app.invoices import InvoicesPage
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
@@ -132,6 +133,17 @@ async def section(customer_id: int, section: str):
 async def activity(customer_id: int, query_args: ActivityQuery):
     """The activity timeline, newest first; pass `next_cursor` back as `cursor` for the next page."""
     return await load(customer_id, "activity")
+
+
+@blueprint.get("/<int:customer_id>/invoices")
+@allow(*STAFF)
+@validate_querystring(InvoicesQuery)
+@validate_response(InvoicesPage)
+@validate_response(ErrorBody, 400)
+@validate_response(ErrorBody, 404)
+async def invoices(customer_id: int, query_args: InvoicesQuery):
+    """Invoices newest first with balances, overdue ones marked, and the customer's totals."""
+    return await load(customer_id, "invoices")
 
 
 @blueprint.get("/<int:customer_id>/documents")

@@ -157,3 +157,20 @@ async def test_send_email_needs_the_csrf_token_and_an_advisor(signed_in, custome
     operations = await signed_in("operations")
     response = await send(operations, customer, category="transactional", subject="a", body="b")
     assert response.status_code == 403
+
+
+async def test_invoices_carry_the_same_balances_as_the_section(signed_in, customer, engine):
+    from tests.factories import add_work_order_and_invoice
+
+    async with engine.begin() as conn:
+        vehicle = await add_vehicle(conn, customer, vin="1HGCM82633A004352", plate="XYZ 789")
+        await add_work_order_and_invoice(conn, customer, vehicle, number=99, subtotal_cents=20_000)
+    client = await signed_in("advisor")
+    body = await (await client.get(f"/api/customer360/{customer}/invoices")).get_json()
+    invoice = body["invoices"][0]
+    assert invoice["number"] == "INV-2026-000099"
+    assert invoice["total_cents"] == 20_000 + 1_000 + 1_995
+    html = await (await client.get(f"/customers/{customer}/sections/invoices")).get_data(as_text=True)
+    assert "INV-2026-000099" in html and "229.95" in html
+    bad = await client.get(f"/api/customer360/{customer}/invoices?status=lost")
+    assert bad.status_code == 400 and "status" in (await bad.get_json())["error"]["message"]
