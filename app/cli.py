@@ -94,6 +94,7 @@ def seed(customers: int, seed_value: int, activities_per_customer: int, if_empty
             customers=customers,
             seed=seed_value,
             activities_per_customer=activities_per_customer,
+            timezone=settings.shop_timezone,
             progress=progress,
         )
 
