@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -62,6 +63,19 @@ def test_migrate_twice_is_a_no_op_the_second_time(empty_database_url, tmp_path):
     second = customer360("migrate", env=env)
     assert second.returncode == 0, second.stderr
     assert "nothing to do" in second.stdout
+
+
+def test_seed_prints_what_it_wrote_and_if_empty_does_nothing_the_second_time(empty_database_url, tmp_path):
+    env = {"DATABASE_URL": empty_database_url, "VAR_DIR": str(tmp_path)}
+    assert customer360("migrate", env=env).returncode == 0
+    first = customer360("seed", "--customers", "3", "--activities-per-customer", "5", "--if-empty", env=env)
+    assert first.returncode == 0, first.stderr
+    assert re.search(r"customers\s+3\n", first.stdout)
+    assert re.search(r"users\s+11\n", first.stdout)
+    assert "seeding customers: 3/3 (100%)" in first.stderr
+    second = customer360("seed", "--customers", "3", "--if-empty", env=env)
+    assert second.returncode == 0
+    assert "already has 3 customers: not seeding" in second.stdout
 
 
 def test_createuser_reads_the_password_from_stdin(empty_database_url, tmp_path):

@@ -149,3 +149,26 @@ async def test_unknown_customer_is_a_404_page(signed_in, shop):
     response = await client.get("/customers/999999")
     assert response.status_code == 404
     assert "There is no customer #999999" in await response.get_data(as_text=True)
+
+
+async def test_search_finds_a_seeded_customer_by_plate_vin_and_invoice_number(signed_in, engine):
+    from sqlalchemy import select
+
+    from app.seed import seed
+    from app.tables import customers, invoices, vehicles
+
+    await seed(engine, customers=12, seed=7, activities_per_customer=10)
+    async with engine.connect() as conn:
+        vehicle = (await conn.execute(select(vehicles).order_by(vehicles.c.id.desc()).limit(1))).one()
+        invoice = (await conn.execute(select(invoices).order_by(invoices.c.id).limit(1))).one()
+        names = {
+            row.id: f"{row.first_name} {row.last_name}"
+            for row in await conn.execute(
+                select(customers.c.id, customers.c.first_name, customers.c.last_name)
+            )
+        }
+    client = await signed_in("advisor")
+    assert names[vehicle.customer_id] in await search(client, vehicle.plate)
+    assert names[vehicle.customer_id] in await search(client, vehicle.vin)
+    assert names[vehicle.customer_id] in await search(client, vehicle.vin.lower())
+    assert names[invoice.customer_id] in await search(client, invoice.number)
