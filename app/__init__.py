@@ -6,11 +6,21 @@ import sys
 from datetime import timedelta
 
 from quart import Quart
+from werkzeug.routing import IntegerConverter
 
 from app import db, mailer
 from app.config import ConfigError, Settings
+from app.customers import MAX_ID
 from app.live.broker import create_broker
+from app.live.hub import Hub
 from app.web import access, errors, filters
+
+
+class RowIdConverter(IntegerConverter):
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(settings: Settings | None = None) -> Quart:
@@ -23,6 +33,8 @@ def create_app(settings: Settings | None = None) -> Quart:
             raise SystemExit(2) from None
 
     app = Quart(__name__, template_folder="../templates", static_folder="../static")
+    # Ids in URLs are 64-bit rows ids: a bigger number names nothing (404), rather than overflow a driver.
+    app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
@@ -45,6 +57,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     db.init_app(app, engine)
     broker = create_broker(settings.redis_url)
     app.extensions["broker"] = broker
+    hub = Hub(app, engine, broker)
+    app.extensions["hub"] = hub
 
     access.init_app(app)
     errors.init_app(app)
@@ -61,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         emails,
         health,
         invoices,
+        live,
         profile,
         work_orders,
     )
@@ -76,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         documents,
         consents,
         emails,
+        live,
     ):
         app.register_blueprint(module.blueprint)
     api.init_app(app)
@@ -83,9 +99,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     @app.before_serving
     async def start_services() -> None:
         await broker.start()
+        await hub.start()
 
     @app.after_serving
     async def stop_services() -> None:
+        await hub.stop()
         await broker.close()
         await engine.dispose()
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.pagination import encode_cursor
-from app.params import ParamError, cursor_values
+from app.params import cursor_instant, cursor_values
 from app.tables import ACTIVITY_KINDS, customer_activities, users
 
 PAGE_SIZE = 25
@@ -78,13 +78,7 @@ def _activity(row) -> Activity:
 
 def _parse_cursor(cursor: str) -> tuple[datetime, int]:
     occurred_at, last_id = cursor_values(cursor, str, int)
-    try:
-        occurred_at = datetime.fromisoformat(occurred_at)
-    except ValueError:
-        raise ParamError("cursor", "is not a cursor this server made") from None
-    if occurred_at.tzinfo is None:
-        raise ParamError("cursor", "is not a cursor this server made")
-    return occurred_at, last_id
+    return cursor_instant(occurred_at), last_id
 
 
 async def load_activity(
@@ -212,3 +206,67 @@ async def set_pinned(conn: AsyncConnection, customer_id: int, activity_id: int, 
         .values(pinned=pinned)
     )
     return result.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """An entry of the whole shop's activity, as the operations stream shows it."""
+
+    id: int
+    customer_id: int
+    customer_name: str
+    kind: str
+    actor: str
+    actor_id: int | None
+    occurred_at: datetime
+    summary: str
+
+
+def _stream_select():
+    from app.tables import customers
+
+    return (
+        select(
+            customer_activities.c.id,
+            customer_activities.c.customer_id,
+            customers.c.first_name,
+            customers.c.last_name,
+            customer_activities.c.kind,
+            users.c.name,
+            customer_activities.c.actor_label,
+            customer_activities.c.actor_id,
+            customer_activities.c.occurred_at,
+            customer_activities.c.summary,
+        )
+        .select_from(customer_activities)
+        .join(customers, customers.c.id == customer_activities.c.customer_id)
+        .outerjoin(users, users.c.id == customer_activities.c.actor_id)
+    )
+
+
+def _stream_entry(row) -> StreamEntry:
+    return StreamEntry(
+        id=row.id,
+        customer_id=row.customer_id,
+        customer_name=f"{row.first_name} {row.last_name}",
+        kind=row.kind,
+        actor=row.name or row.actor_label or "System",
+        actor_id=row.actor_id,
+        occurred_at=row.occurred_at,
+        summary=row.summary,
+    )
+
+
+async def load_stream(conn: AsyncConnection, *, limit: int = 50) -> list[StreamEntry]:
+    """The most recent entries of the whole shop, newest first (index on occurred_at)."""
+    statement = (
+        _stream_select()
+        .order_by(customer_activities.c.occurred_at.desc(), customer_activities.c.id.desc())
+        .limit(limit)
+    )
+    return [_stream_entry(row) for row in await conn.execute(statement)]
+
+
+async def get_stream_entry(conn: AsyncConnection, activity_id: int) -> StreamEntry | None:
+    row = (await conn.execute(_stream_select().where(customer_activities.c.id == activity_id))).one_or_none()
+    return _stream_entry(row) if row else None

@@ -10,15 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from quart import current_app, has_app_context
 from sqlalchemy import and_, case, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.shop_time import shop_timezone, shop_today
 from app.tables import invoices, work_orders
 
-DEFAULT_SHOP_TIMEZONE = ZoneInfo("America/Toronto")
 NOT_REVENUE = ("draft", "void")
 # Invoices that still expect money; overdue ones are also those of them whose due date has passed.
 OPEN_STATUSES = ("sent", "partially_paid", "overdue")
@@ -39,19 +37,6 @@ MONTH_NAMES = (
     "November",
     "December",
 )
-
-
-def shop_timezone() -> ZoneInfo:
-    """The configured shop zone inside the app, America/Toronto outside it (scripts, domain tests)."""
-    if has_app_context():
-        settings = current_app.config.get("SETTINGS")
-        if settings is not None:
-            return settings.shop_timezone
-    return DEFAULT_SHOP_TIMEZONE
-
-
-def shop_today() -> date:
-    return datetime.now(shop_timezone()).date()
 
 
 # -- KPI tiles ------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from app.keys import fold, phone_key, plate_key
 from app.tables import customer_contacts, customers, invoices, users, vehicles, work_orders
 
 PAGE_SIZE = 25
+# Row ids are 64-bit signed integers (BIGINT; INTEGER on SQLite): a number outside that range names no row.
+MAX_ID = 2**63 - 1
 # Each way of matching contributes at most this many customers before they are sorted by name.
 MATCH_LIMIT = 500
 MIN_QUERY_LENGTH = 2
@@ -196,6 +198,8 @@ def _matching_ids(query: str):
 
 async def get_profile(conn: AsyncConnection, customer_id: int) -> Profile | None:
     """The profile header: one query, whatever the size of the customer's history."""
+    if not 0 < customer_id <= MAX_ID:
+        return None
     statement = _with_primary_contacts(
         customers.c.id,
         customers.c.first_name,
@@ -243,6 +247,8 @@ async def get_profile(conn: AsyncConnection, customer_id: int) -> Profile | None
 
 
 async def customer_exists(conn: AsyncConnection, customer_id: int) -> bool:
+    if not 0 < customer_id <= MAX_ID:  # a URL can carry any number; the database driver cannot
+        return False
     return (
         await conn.execute(select(customers.c.id).where(customers.c.id == customer_id))
     ).first() is not None

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
 from app.pagination import encode_cursor
-from app.params import ParamError, cursor_values
+from app.params import cursor_instant, cursor_values
 from app.tables import documents, users, work_orders
 
 log = logging.getLogger(__name__)
@@ -175,14 +175,8 @@ def _document(row) -> Document:
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, int]:
-    cursor = cursor_values(cursor, str, int)
-    try:
-        uploaded_at = datetime.fromisoformat(cursor[0])
-    except ValueError:
-        raise ParamError("cursor", "is not a cursor this server made") from None
-    if uploaded_at.tzinfo is None:
-        raise ParamError("cursor", "is not a cursor this server made")
-    return uploaded_at, cursor[1]
+    uploaded_at, last_id = cursor_values(cursor, str, int)
+    return cursor_instant(uploaded_at), last_id
 
 
 async def load_documents(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.activity import record_activity
 from app.consents import CHANNEL_NAMES, PURPOSE_LABELS
 from app.pagination import encode_cursor
-from app.params import ParamError, cursor_values
+from app.params import cursor_instant, cursor_values
 from app.tables import EMAIL_CATEGORIES, consents, customer_contacts, customers, emails, users
 
 PAGE_SIZE = 20
@@ -133,14 +133,7 @@ _primary_email = and_(
 
 def _parse_cursor(cursor: str) -> tuple[datetime, int]:
     created_at, last_id = cursor_values(cursor, str, int)
-    if isinstance(created_at, str):
-        try:
-            created_at = datetime.fromisoformat(created_at)
-        except ValueError:
-            raise ParamError("cursor", "is not a cursor this server made") from None
-    if created_at.tzinfo is None:
-        raise ParamError("cursor", "is not a cursor this server made")
-    return created_at, int(last_id)
+    return cursor_instant(created_at), last_id
 
 
 async def load_emails(

@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from quart import current_app, has_app_context
 from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.activity import record_activity
 from app.pagination import encode_cursor
 from app.params import ParamError, cursor_values
+from app.shop_time import shop_today
 from app.tables import PAYMENT_METHODS, invoices, payments, work_orders
 from app.work_orders import WorkOrderNotFound
 
 PAGE_SIZE = 20
 DUE_DAYS = 30
-DEFAULT_SHOP_TIMEZONE = ZoneInfo("America/Toronto")
 # Statuses that still expect money; only these accept a payment.
 PAYABLE_STATUSES = ("sent", "partially_paid", "overdue")
 # Statuses the nightly job turns into "overdue" once the due date has passed with a balance.
@@ -74,19 +72,6 @@ def dollars(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     units, hundredths = divmod(abs(cents), 100)
     return f"{sign}${units:,}.{hundredths:02d}"
-
-
-def shop_timezone() -> ZoneInfo:
-    """The configured shop zone inside the app, America/Toronto outside it (scripts, domain tests)."""
-    if has_app_context():
-        settings = current_app.config.get("SETTINGS")
-        if settings is not None:
-            return settings.shop_timezone
-    return DEFAULT_SHOP_TIMEZONE
-
-
-def shop_today() -> date:
-    return datetime.now(shop_timezone()).date()
 
 
 def overdue_condition(today: date):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from app.pagination import BadCursor, decode_cursor
+
+# ASCII digits only: str.isdigit() also accepts "²" and "٢", which int() refuses or reads differently.
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class ParamError(ValueError):
@@ -29,7 +34,7 @@ def integer(args: Mapping[str, str], name: str, *, default: int, minimum: int, m
     value = (args.get(name) or "").strip()
     if not value:
         return default
-    if not value.lstrip("-").isdigit() or not minimum <= int(value) <= maximum:
+    if not _INTEGER.fullmatch(value) or not minimum <= int(value) <= maximum:
         raise ParamError(name, f"must be a whole number from {minimum} to {maximum}, not {value!r}")
     return int(value)
 
@@ -40,6 +45,18 @@ def cursor_values(cursor: str, *types: type, name: str = "cursor") -> tuple[Any,
         return decode_cursor(cursor, *types)
     except BadCursor as exc:
         raise ParamError(name, str(exc)) from None
+
+
+def cursor_instant(value: str, name: str = "cursor") -> datetime:
+    """The aware instant (in UTC) a cursor carries as ISO text, or ParamError: malformed, naive, or so near
+    year 1 or 9999 that UTC cannot hold it (the database column converts to UTC)."""
+    try:
+        instant = datetime.fromisoformat(value)
+        if instant.tzinfo is None:
+            raise ValueError("naive")
+        return instant.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise ParamError(name, "is not a cursor this server made") from None
 
 
 def cursor(args: Mapping[str, str], name: str, *types: type) -> tuple[Any, ...] | None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
 from app.pagination import encode_cursor
-from app.params import ParamError, cursor_values
+from app.params import ParamError, cursor_instant, cursor_values
 from app.tables import WORK_ORDER_STATUSES, invoices, users, vehicles, work_orders
 
 PAGE_SIZE = 20
@@ -147,13 +147,9 @@ def _row(row) -> WorkOrderRow:
 
 def _parse_cursor(cursor: str) -> tuple[int, datetime, int]:
     group, opened_at, last_id = cursor_values(cursor, int, str, int)
-    try:
-        instant = datetime.fromisoformat(opened_at)
-    except ValueError:
-        raise ParamError("cursor", "is not a cursor this server made") from None
-    if group not in (0, 1) or instant.tzinfo is None:
+    if group not in (0, 1):
         raise ParamError("cursor", "is not a cursor this server made")
-    return group, instant, last_id
+    return group, cursor_instant(opened_at), last_id
 
 
 async def load_work_orders(

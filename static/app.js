@@ -2,9 +2,193 @@
 "use strict";
 
 document.addEventListener("htmx:responseError", (event) => {
-  // A failed htmx request shows its message where the content would have gone, never a blank area.
   const xhr = event.detail.xhr;
   if (xhr.status === 401) {
     window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
   }
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// Live updates. The server pushes, for each event, HTML elements swapped out of band (the same row partials
+// the sections render) preceded by <meta name="live-event" content="ID">. This extension keeps the id of the
+// last event shown, so that a reconnecting socket resumes from it (?after=ID) and the server replays what was
+// missed; and it drops what must not be swapped: elements whose target is not on the page (a section not
+// loaded yet will read the database itself), entries already shown, entries the page's filters hide.
+// ---------------------------------------------------------------------------------------------------------
+
+const live = {
+  lastEventId: 0,
+  paused: false,
+  held: [],
+};
+
+function liveRoot() {
+  return document.getElementById("live");
+}
+
+htmx.createWebSocket = (url) => {
+  // The first connection resumes from the page's own render (htmx connects before DOMContentLoaded
+  // handlers of later scripts run, so read it here).
+  const root = liveRoot();
+  if (!live.lastEventId && root) live.lastEventId = Number(root.dataset.after) || 0;
+  const resume = new URL(url, window.location.href);
+  resume.searchParams.set("after", String(live.lastEventId));
+  const socket = new WebSocket(resume.toString());
+  socket.binaryType = htmx.config.wsBinaryType;
+  return socket;
+};
+
+function oobTarget(element) {
+  const spec = element.getAttribute("hx-swap-oob");
+  if (!spec) return null;
+  const colon = spec.indexOf(":");
+  const selector = colon > 0 ? spec.slice(colon + 1) : "#" + CSS.escape(element.id);
+  return document.querySelector(selector);
+}
+
+function timelineAccepts(timeline, kind) {
+  const filter = timeline.dataset.kind || "";
+  return !filter || filter === kind;
+}
+
+function refreshSections(names) {
+  for (const name of names) {
+    if (document.getElementById("section-" + name)) htmx.trigger(document.body, "refresh-" + name);
+  }
+}
+
+function refreshAllSections() {
+  document.querySelectorAll("#customer-360 > section[id^='section-']").forEach((section) => {
+    htmx.trigger(document.body, "refresh-" + section.id.slice("section-".length));
+  });
+  if (document.getElementById("activity-stream")) window.location.reload();
+}
+
+htmx.defineExtension("live", {
+  transformResponse(text, xhr, elt) {
+    if (xhr) return text; // only WebSocket messages (no XMLHttpRequest) pass through here
+    const template = document.createElement("template");
+    template.innerHTML = text;
+    const refresh = [];
+    for (const element of Array.from(template.content.children)) {
+      if (element.matches("meta[name='live-event']")) {
+        live.lastEventId = Math.max(live.lastEventId, Number(element.content) || 0);
+        element.remove();
+      } else if (element.matches("meta[name='live-refresh']")) {
+        refresh.push(...element.content.split(" ").filter(Boolean));
+        element.remove();
+      } else if (element.matches("meta[name='live-resync']")) {
+        live.lastEventId = Math.max(live.lastEventId, Number(element.content) || 0);
+        element.remove();
+        setTimeout(refreshAllSections, 0);
+      } else {
+        const target = oobTarget(element);
+        const entry = element.firstElementChild;
+        if (!target) {
+          element.remove();
+        } else if (entry && entry.id && document.getElementById(entry.id)) {
+          element.remove(); // already shown (a replay, or this page's own write)
+        } else if (target.id === "activity-timeline" && !timelineAccepts(target, element.dataset.kind)) {
+          element.remove();
+        } else if (target.id === "activity-stream" && live.paused) {
+          live.held.push(element.outerHTML);
+          element.remove();
+          showHeld();
+        }
+      }
+    }
+    if (refresh.length) setTimeout(() => refreshSections(refresh), 0);
+    return template.innerHTML;
+  },
+});
+
+function setStatus(state, text) {
+  const status = document.getElementById("live-status");
+  if (!status || status.dataset.state === state) return;
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+document.addEventListener("htmx:wsConnecting", () => {
+  const status = document.getElementById("live-status");
+  if (status && status.dataset.state !== "connecting") setStatus("reconnecting", "Reconnecting…");
+});
+document.addEventListener("htmx:wsOpen", () => setStatus("live", "Live"));
+document.addEventListener("htmx:wsClose", () => setStatus(navigator.onLine ? "reconnecting" : "offline",
+  navigator.onLine ? "Reconnecting…" : "Offline"));
+window.addEventListener("offline", () => setStatus("offline", "Offline"));
+
+document.addEventListener("DOMContentLoaded", setUpStream);
+
+// An entry can arrive twice: pushed by the socket and returned by this page's own form. Keep the first.
+document.addEventListener("htmx:oobBeforeSwap", (event) => {
+  const fragment = event.detail.fragment;
+  if (!fragment || !/^(activity-timeline|activity-pinned|activity-stream)$/.test(event.detail.target.id)) return;
+  for (const entry of Array.from(fragment.children)) {
+    if (entry.id && document.getElementById(entry.id)) entry.remove();
+  }
+  if (!fragment.children.length) event.detail.shouldSwap = false;
+});
+
+// Fresh entries are marked for a moment, then settle.
+document.addEventListener("htmx:oobAfterSwap", (event) => {
+  document.querySelectorAll(".entry.is-new").forEach((entry) => {
+    setTimeout(() => entry.classList.remove("is-new"), 4000);
+  });
+  capStream();
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// The operations stream: filters hide rows without losing them; pause holds new entries and counts them.
+// ---------------------------------------------------------------------------------------------------------
+
+function streamFilter() {
+  const kind = document.getElementById("stream-kind");
+  const actor = document.getElementById("stream-actor");
+  return { kind: kind ? kind.value : "", actor: actor ? actor.value : "" };
+}
+
+function applyStreamFilter() {
+  const { kind, actor } = streamFilter();
+  document.querySelectorAll("#activity-stream > li").forEach((row) => {
+    row.hidden = (kind && row.dataset.kind !== kind) || (actor && row.dataset.actor !== actor);
+  });
+}
+
+function capStream() {
+  const stream = document.getElementById("activity-stream");
+  if (!stream) return;
+  applyStreamFilter();
+  const cap = Number(stream.dataset.cap) || 200;
+  while (stream.children.length > cap) stream.lastElementChild.remove();
+}
+
+function showHeld() {
+  const held = document.getElementById("stream-held");
+  if (!held) return;
+  held.hidden = live.held.length === 0;
+  held.textContent = live.held.length === 1 ? "1 new entry while paused" : live.held.length + " new entries while paused";
+}
+
+function setUpStream() {
+  const form = document.getElementById("stream-filter");
+  if (!form) return;
+  form.addEventListener("change", applyStreamFilter);
+  form.addEventListener("submit", (event) => event.preventDefault());
+  const pause = document.getElementById("stream-pause");
+  pause.addEventListener("click", () => {
+    live.paused = !live.paused;
+    pause.setAttribute("aria-pressed", String(live.paused));
+    pause.textContent = live.paused ? "Resume" : "Pause";
+    if (!live.paused && live.held.length) {
+      const stream = document.getElementById("activity-stream");
+      const template = document.createElement("template");
+      template.innerHTML = live.held.reverse().map((html) => html.replace(/^<ol[^>]*>|<\/ol>$/g, "")).join("");
+      live.held = [];
+      stream.prepend(template.content);
+      htmx.process(stream);
+      capStream();
+    }
+    showHeld();
+  });
+}

@@ -82,6 +82,8 @@ async def mysql_url() -> AsyncIterator[str]:
         yield url
     finally:
         async with admin.begin() as conn:
+            # A connection leaked by a failing test would otherwise make the DROP wait for ever.
+            await conn.execute(text("SET SESSION lock_wait_timeout = 10"))
             await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         await admin.dispose()
 

@@ -93,6 +93,8 @@ def wants_html() -> bool:
 
 def csrf_token() -> str:
     """This browser session's CSRF token (made on first use); forms and htmx requests send it back."""
+    if g.get("live_render"):  # a fragment pushed to many pages: htmx sends each page's own token
+        return ""
     token = session.get("csrf")
     if token is None:
         token = session["csrf"] = secrets.token_urlsafe(32)
@@ -133,10 +135,13 @@ async def check_request():
 
 
 async def check_websocket():
-    """before_websocket: refuse the handshake before accept when there is no valid session."""
+    """before_websocket: refuse the handshake, before accept, from a foreign page or without a session."""
     access = access_of(websocket.endpoint)
     if access is None:
         return "Forbidden", 403
+    # Browsers always send Origin on a WebSocket handshake; cookies alone would let any site's page in.
+    if websocket.headers.get("Origin") not in current_app.config["SETTINGS"].allowed_origins:
+        return "Forbidden origin", 403
     if access == EVERYONE:
         return None
     user = await current_user()

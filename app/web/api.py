@@ -5,22 +5,24 @@ Documented at /openapi.json (quart-schema). Errors are {"error": {"code", "messa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, StringConstraints, TypeAdapter, ValidationError
 from quart import Blueprint, abort, current_app, g, request
 from quart_schema import QuartSchema, validate_querystring, validate_request, validate_response
+from quart_schema.openapi import OpenAPIProvider
 from quart_schema.validation import RequestSchemaValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, MethodNotAllowed
 
 from app import emails as email_domain
 from app import mailer
 from app.activity import ActivityPage
 from app.analytics import Analytics, RevenueChart
 from app.consents import Consents
-from app.customers import ProfileDetails, customer_exists
+from app.customers import MAX_ID, ProfileDetails, customer_exists
 from app.db import connection
 from app.documents import DocumentsPage
 from app.invoices import InvoicesPage
@@ -29,11 +31,38 @@ from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import ACTIVITY_KINDS, EMAIL_CATEGORIES, INVOICE_STATUSES
 from app.web.access import allow
-from app.web.errors import json_error
+from app.web.errors import json_error, render_error
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/customer360")
 
 STAFF = ("advisor", "operations", "admin")
+
+
+class ApiDocument(OpenAPIProvider):
+    """/openapi.json documents the JSON API only: the HTML pages and their forms are not an API."""
+
+    def generate_rules(self):
+        return (rule for rule in super().generate_rules() if rule.endpoint.startswith(f"{blueprint.name}."))
+
+    def build_path_parameter(self, name, converter):
+        parameter = super().build_path_parameter(name, converter)
+        if parameter["schema"] == {"type": "integer"}:  # row ids: what the database can hold
+            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        return parameter
+
+    def build_request_body(self, model, source):
+        body, components = super().build_request_body(model, source)
+        return {**body, "required": True}, components  # every body is a model: none is optional
+
+    def build_paths(self, rule):
+        paths, components = super().build_paths(rule)
+        if rule.endpoint == f"{blueprint.name}.section":
+            for operation in next(iter(paths.values())).values():
+                for parameter in operation["parameters"]:
+                    if parameter["name"] == "section":
+                        parameter["schema"] = {"type": "string", "enum": list(SECTIONS)}
+        return paths, components
+
 
 schema = QuartSchema(
     openapi_path="/openapi.json",
@@ -41,6 +70,7 @@ schema = QuartSchema(
     scalar_ui_path=None,
     swagger_ui_path=None,
     info={"title": "ChronoTech Customer 360", "version": "1"},
+    openapi_provider_class=ApiDocument,
 )
 
 
@@ -79,7 +109,8 @@ class InvoicesQuery:
 class RevenueChartQuery:
     # Query strings are text: "24" is read as the number 24.
     months: Annotated[
-        Literal[12, 24], BeforeValidator(lambda value: int(value) if str(value).isdigit() else value)
+        Literal[12, 24],
+        BeforeValidator(lambda value: int(value) if str(value).isascii() and str(value).isdigit() else value),
     ] = 12
 
 
@@ -87,6 +118,49 @@ class RevenueChartQuery:
 class SectionEnvelope:
     section: str
     data: Any
+
+
+def _unpaired_surrogate(document: Any) -> str | None:
+    """The first string in a parsed JSON document that holds half a UTF-16 pair ("\\ud800"), if any."""
+    pending = [document]
+    while pending:  # iterative: the document may be as deep as the parser allows
+        value = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode()
+                except UnicodeEncodeError as exc:
+                    return f"\\u{ord(value[exc.start]):04x}"
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return None
+
+
+@blueprint.before_request
+async def check_json_body():
+    """A JSON body is UTF-8 text (RFC 8259) of a JSON document whose strings are text: anything else is a
+    400 saying what is wrong, where the decoder, the parser or the database driver would fail."""
+    if not request.is_json:
+        return None
+    body = await request.get_data()  # kept: the view's validation reads it again
+    if not body:  # nothing to check; a view that needs a body says so itself
+        return None
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as exc:
+        return json_error(400, f"body: is not UTF-8 text (byte {exc.start}); send JSON encoded as UTF-8")
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        return json_error(400, "body: the JSON is nested too deeply")
+    except ValueError as exc:
+        return json_error(400, f"body: is not JSON ({exc})")
+    if (surrogate := _unpaired_surrogate(document)) is not None:
+        return json_error(400, f"body: {surrogate} is half of a UTF-16 surrogate pair, not a character")
+    return None
 
 
 async def load(customer_id: int, section: str) -> Any:
@@ -189,8 +263,8 @@ async def consents(customer_id: int):
 @dataclass
 class SendEmailRequest:
     category: Literal[EMAIL_CATEGORIES]  # type: ignore[valid-type]
-    subject: str
-    body: str
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=email_domain.SUBJECT_MAX_LENGTH)]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=email_domain.BODY_MAX_LENGTH)]
 
 
 @dataclass
@@ -241,6 +315,14 @@ async def send_email(customer_id: int, data: SendEmailRequest):
 def init_app(app) -> None:
     schema.init_app(app)
     app.register_blueprint(blueprint)
+
+    @app.errorhandler(MethodNotAllowed)
+    async def method_not_allowed(error: MethodNotAllowed):
+        # A 405 says which methods the URL does take (RFC 9110 §15.5.6), for the API as for the pages.
+        response = await current_app.make_response(await render_error(error))
+        if error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
 
     @app.errorhandler(RequestSchemaValidationError)
     async def invalid_request(error: RequestSchemaValidationError):

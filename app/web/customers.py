@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from quart import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from quart import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
@@ -71,7 +71,11 @@ async def show(customer_id: int):
         for name, section in SECTIONS.items()
     }
     return await render_template(
-        "customers/show.html", profile=profile, sections=SECTIONS.values(), section_args=section_args
+        "customers/show.html",
+        profile=profile,
+        sections=SECTIONS.values(),
+        section_args=section_args,
+        watermark=current_app.extensions["hub"].watermark,
     )
 
 

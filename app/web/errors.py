@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from quart import Quart, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from app.web.access import wants_html
 
@@ -36,6 +36,8 @@ def json_error(status: int, message: str, **extra):
 async def render_error(error: HTTPException):
     status = error.code or 500
     message = error.description if status < 500 else "Something went wrong on our side. Try again shortly."
+    if isinstance(error, NotFound) and message == NotFound.description:
+        message = f"There is nothing at {request.path}."
     if request.headers.get("HX-Request") == "true":
         return await render_template("partials/error.html", status=status, message=message), status
     if not wants_html():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 from quart import Quart, current_app, g
 
@@ -73,6 +74,13 @@ KIND_LABELS = {
 }
 
 
+def path_only(url: str) -> str:
+    """A URL without scheme and host: WebSocket URLs from url_for are absolute (ws://host/...), but the page
+    must connect to its own host, whatever proxy it came through."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def init_app(app: Quart) -> None:
     app.jinja_env.globals.update(
         activity_kinds=ACTIVITY_KINDS, kind_labels=KIND_LABELS, encode_cursor=encode_cursor
@@ -81,3 +89,4 @@ def init_app(app: Quart) -> None:
     app.add_template_filter(datetime_format, "datetime")
     app.add_template_filter(date_format, "date")
     app.add_template_filter(iso)
+    app.add_template_filter(path_only)

@@ -11,6 +11,7 @@ from app.db import connection
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
+from app.shop_time import shop_today
 from app.tables import INVOICE_STATUSES, PAYMENT_METHODS
 from app.web.access import allow
 from app.web.htmx import refresh_sections
@@ -60,7 +61,7 @@ async def more(customer_id: int):
 @allow(*CASHIERS)
 async def record_payment(customer_id: int, invoice_id: int):
     conn = await existing_customer(customer_id)
-    today = invoices.shop_today()
+    today = shop_today()
     if await invoices.get_invoice(conn, customer_id, invoice_id, today=today) is None:
         no_such_invoice(customer_id, invoice_id)
     form = await request.form

@@ -1,0 +1,208 @@
+"""The per-process hub: one broker subscription, one log follower, and fan-out to this process's sockets.
+
+The broker only rings the doorbell; the follower reads what is new in the event log, in id order. Each
+event is rendered once per kind of viewer that has a page open, then queued to every socket concerned.
+A socket whose queue is full has fallen behind: it is told to close with 1013 and resyncs on reconnect.
+When the broker is unreachable the hub polls the log instead, so live updates keep flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from quart import Quart
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.live.broker import Broker, BrokerUnavailable
+from app.live.events import ACTIVITY_CHANNEL
+from app.live.follower import LogEntry, LogFollower
+from app.live.render import Viewer, render_customer_event, render_stream_event
+from app.tables import customer_activities
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 256
+# With the broker up the log is read when it rings, and every few seconds as a safety net; without it, often.
+POLL_WITH_BROKER = 2.0
+POLL_WITHOUT_BROKER = 0.4
+# A page that missed more than this many events reloads its sections instead of replaying them.
+REPLAY_LIMIT = 200
+
+# Close codes of RFC 6455 that the page's WebSocket client reconnects after.
+SERVICE_RESTART = 1012
+TRY_AGAIN_LATER = 1013
+
+Renderer = Callable[[Quart, AsyncConnection, LogEntry, Viewer], Awaitable[str]]
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One open socket: what it watches (a customer, or the whole shop when customer_id is None)."""
+
+    customer_id: int | None
+    viewer: Viewer
+    # Events up to this id were released before the socket subscribed: the replay's to send.
+    start_watermark: int
+    queue: asyncio.Queue[tuple[int, str]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    # Set when the socket must close: SERVICE_RESTART on shutdown, TRY_AGAIN_LATER when it fell behind.
+    close_code: int | None = None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, event_id: int, message: str) -> None:
+        try:
+            self.queue.put_nowait((event_id, message))
+        except asyncio.QueueFull:
+            self.close(TRY_AGAIN_LATER)
+
+    def close(self, code: int) -> None:
+        if self.close_code is None:
+            self.close_code = code
+            self.closed.set()
+
+
+class Hub:
+    def __init__(self, app: Quart, engine: AsyncEngine, broker: Broker) -> None:
+        self.app = app
+        self.engine = engine
+        self.broker = broker
+        self.follower: LogFollower | None = None
+        self.broker_up = False
+        self._subscriptions: dict[int | None, set[Subscription]] = defaultdict(set)
+        self._doorbell = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def watermark(self) -> int:
+        return self.follower.watermark if self.follower else 0
+
+    async def start(self) -> None:
+        async with self.engine.connect() as conn:
+            self.follower = await LogFollower.from_end(conn)
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="hub-listen"),
+            asyncio.create_task(self._follow(), name="hub-follow"),
+        ]
+
+    async def stop(self) -> None:
+        """Close every socket with 1012 (pages reconnect to a process that is still serving)."""
+        for subscriptions in self._subscriptions.values():
+            for subscription in subscriptions:
+                subscription.close(SERVICE_RESTART)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def subscribe(self, customer_id: int | None, viewer: Viewer) -> Subscription:
+        subscription = Subscription(customer_id, viewer, self.watermark)
+        self._subscriptions[customer_id].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscriptions = self._subscriptions.get(subscription.customer_id)
+        if subscriptions is not None:
+            subscriptions.discard(subscription)
+            if not subscriptions:
+                del self._subscriptions[subscription.customer_id]
+
+    @property
+    def socket_count(self) -> int:
+        return sum(len(subscriptions) for subscriptions in self._subscriptions.values())
+
+    def ring(self) -> None:
+        """Read the log now (a write in this process has just committed)."""
+        self._doorbell.set()
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async for _ in self.broker.listen(ACTIVITY_CHANNEL):
+                    if not self.broker_up:
+                        log.info("live: broker %s reachable, following the doorbell", self.broker.name)
+                    self.broker_up, delay = True, 0.5
+                    self._doorbell.set()
+            except BrokerUnavailable as exc:
+                if self.broker_up:
+                    log.warning("live: broker unreachable (%s); polling the event log meanwhile", exc)
+                self.broker_up = False
+            except Exception:
+                log.exception("live: broker listener failed")
+                self.broker_up = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _follow(self) -> None:
+        while True:
+            timeout = POLL_WITH_BROKER if self.broker_up else POLL_WITHOUT_BROKER
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._doorbell.wait(), timeout)
+            self._doorbell.clear()
+            try:
+                await self._read_and_dispatch()
+            except Exception:
+                log.exception("live: reading the event log failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def _read_and_dispatch(self) -> None:
+        assert self.follower is not None
+        async with self.engine.connect() as conn:
+            entries = await self.follower.poll(conn)
+            await conn.rollback()  # a fresh snapshot for every read on MySQL's REPEATABLE READ
+            if entries:
+                await self.dispatch(conn, entries)
+
+    async def dispatch(self, conn: AsyncConnection, entries: list[LogEntry]) -> None:
+        for entry in entries:
+            await self._fan_out(
+                conn, entry, self._subscriptions.get(entry.customer_id, ()), render_customer_event
+            )
+            await self._fan_out(conn, entry, self._subscriptions.get(None, ()), render_stream_event)
+
+    async def _fan_out(self, conn, entry: LogEntry, subscriptions, render: Renderer) -> None:
+        if not subscriptions:
+            return
+        rendered: dict[tuple[str, str], str] = {}
+        for subscription in list(subscriptions):
+            key = (subscription.viewer.role, subscription.viewer.language)
+            if key not in rendered:
+                rendered[key] = await render(self.app, conn, entry, subscription.viewer)
+            if rendered[key]:
+                subscription.push(entry.id, rendered[key])
+
+    async def replay(
+        self, subscription: Subscription, after: int, render: Renderer | None = None
+    ) -> list[tuple[int, str]] | None:
+        """The events a page missed, after `after` up to the subscription's start; None when too many
+        (the page then reloads its sections instead)."""
+        if after >= subscription.start_watermark:
+            return []
+        render = render or (
+            render_customer_event if subscription.customer_id is not None else render_stream_event
+        )
+        statement = (
+            select(customer_activities.c.id, customer_activities.c.customer_id, customer_activities.c.kind)
+            .where(customer_activities.c.id > after, customer_activities.c.id <= subscription.start_watermark)
+            .order_by(customer_activities.c.id)
+            .limit(REPLAY_LIMIT + 1)
+        )
+        if subscription.customer_id is not None:
+            statement = statement.where(customer_activities.c.customer_id == subscription.customer_id)
+        async with self.engine.connect() as conn:
+            entries = [LogEntry(*row) for row in await conn.execute(statement)]
+            if len(entries) > REPLAY_LIMIT:
+                return None
+            messages = []
+            for entry in entries:
+                message = await render(self.app, conn, entry, subscription.viewer)
+                if message:
+                    messages.append((entry.id, message))
+            return messages

@@ -1,0 +1,86 @@
+"""The HTML an event pushes into open pages: the same row partials the sections render, marked out of band.
+
+A fragment depends on who looks at it (forms for roles that may write, money in the viewer's language), so
+it is rendered once per event for each kind of viewer (a Viewer) that has a page open, not once per socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quart import Quart, g, render_template
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import activity, analytics, invoices, work_orders
+from app.live.follower import LogEntry
+from app.shop_time import shop_today
+
+MONEY_KINDS = frozenset({"payment", "invoice_issued", "invoice_status"})
+WORK_ORDER_KINDS = frozenset({"work_order_opened", "work_order_status", "invoice_issued"})
+# Sections re-read in full when these kinds happen (their rows have no fragment of their own).
+REFRESHED_SECTIONS = {
+    "consent_granted": ("consents", "communications"),
+    "consent_withdrawn": ("consents", "communications"),
+    "email": ("communications",),
+    "document_uploaded": ("documents",),
+    "profile_updated": ("profile",),
+    "vehicle_added": ("vehicles",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """What a fragment depends on: the role (which forms it shows) and the language (how money reads)."""
+
+    role: str
+    language: str
+    id: int = 0
+    name: str = ""
+    is_active: bool = True
+    session_version: int = 0
+    email: str = ""
+
+
+async def render_customer_event(app: Quart, conn: AsyncConnection, entry: LogEntry, viewer: Viewer) -> str:
+    """Fragments for the open Customer 360 pages of entry.customer_id."""
+    item = await activity.get_activity(conn, entry.id)
+    if item is None:  # erased since: nothing to show
+        return ""
+    context = {"entry": item, "customer_id": entry.customer_id, "prefix": "activity", "oob": True}
+    details = item.details or {}
+    refresh: list[str] = list(REFRESHED_SECTIONS.get(entry.kind, ()))
+    if entry.kind in MONEY_KINDS:
+        today = shop_today()
+        if entry.kind == "invoice_issued":  # a new row: its place in the list is the section's to find
+            refresh.append("invoices")
+        elif invoice_id := (details.get("invoice_id") if entry.kind == "payment" else item.ref_id):
+            context["invoice"] = await invoices.get_invoice(
+                conn, entry.customer_id, int(invoice_id), today=today
+            )
+        context["totals"] = await invoices.load_invoice_totals(conn, entry.customer_id, today=today)
+        context["analytics"] = await analytics.load_analytics(conn, entry.customer_id)
+        refresh.append("revenue-chart")
+    if entry.kind in WORK_ORDER_KINDS:
+        if entry.kind == "work_order_opened":
+            refresh.append("work-orders")
+        work_order_id = details.get("work_order_id") if entry.kind == "invoice_issued" else item.ref_id
+        if work_order_id:
+            context["work_order"] = await work_orders.get_work_order(
+                conn, entry.customer_id, int(work_order_id)
+            )
+    context["refresh"] = refresh
+    async with app.test_request_context("/"):
+        g.user = viewer
+        g.live_render = True
+        return await render_template("live/customer_event.html", **context)
+
+
+async def render_stream_event(app: Quart, conn: AsyncConnection, entry: LogEntry, viewer: Viewer) -> str:
+    """The entry as a row of the operations stream."""
+    item = await activity.get_stream_entry(conn, entry.id)
+    if item is None:
+        return ""
+    async with app.test_request_context("/"):
+        g.user = viewer
+        g.live_render = True
+        return await render_template("live/stream_event.html", item=item)

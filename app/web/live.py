@@ -1,0 +1,112 @@
+"""Live pages: the WebSockets of Customer 360 pages and of the operations stream, and the stream's page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from quart import Blueprint, abort, current_app, g, render_template, websocket
+
+from app.activity import load_stream
+from app.customers import customer_exists
+from app.db import connection, release_connection
+from app.live.hub import Hub, Subscription
+from app.live.render import Viewer
+from app.web.access import allow
+
+blueprint = Blueprint("live", __name__)
+
+STAFF = ("advisor", "operations", "admin")
+# Pages send nothing but pings; anything bigger is not from our page.
+MAX_INCOMING = 1024
+
+
+def hub() -> Hub:
+    return current_app.extensions["hub"]
+
+
+@blueprint.get("/operations")
+@allow(*STAFF)
+async def operations():
+    entries = await load_stream(await connection())
+    advisors = sorted(
+        {(entry.actor_id, entry.actor) for entry in entries if entry.actor_id}, key=lambda a: a[1]
+    )
+    return await render_template(
+        "operations.html", entries=entries, advisors=advisors, watermark=hub().watermark
+    )
+
+
+@blueprint.websocket("/ws/customers/<int:customer_id>")
+@allow(*STAFF)
+async def customer_socket(customer_id: int):
+    if not await customer_exists(await connection(), customer_id):
+        abort(404)
+    await serve(customer_id)
+
+
+@blueprint.websocket("/ws/activity")
+@allow(*STAFF)
+async def activity_socket():
+    await serve(None)
+
+
+def resume_point() -> int | None:
+    value = websocket.args.get("after", "")
+    return int(value) if value.isdigit() else None
+
+
+async def serve(customer_id: int | None) -> None:
+    viewer = Viewer(role=g.user.role, language=g.user.language)
+    after = resume_point()
+    # A socket lives for hours: it must not hold one of the pool's connections all that time.
+    await release_connection()
+    await websocket.accept()
+    subscription = hub().subscribe(customer_id, viewer)
+    receiver = asyncio.create_task(drain_incoming(subscription))
+    try:
+        skip_up_to = 0
+        if after is not None:
+            replayed = await hub().replay(subscription, after)
+            if replayed is None:
+                await websocket.send(
+                    await render_template("live/resync.html", watermark=subscription.start_watermark)
+                )
+            else:
+                for _, message in replayed:
+                    await websocket.send(message)
+            skip_up_to = after
+        await send_live(subscription, skip_up_to)
+    finally:
+        receiver.cancel()
+        hub().unsubscribe(subscription)
+    if subscription.close_code is not None:
+        await websocket.close(subscription.close_code)
+
+
+async def send_live(subscription: Subscription, skip_up_to: int) -> None:
+    closer = asyncio.ensure_future(subscription.closed.wait())
+    try:
+        while subscription.close_code is None:
+            getter = asyncio.ensure_future(subscription.queue.get())
+            try:
+                done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                getter.cancel()
+            if getter not in done:
+                return
+            event_id, message = getter.result()
+            if event_id > skip_up_to:
+                await websocket.send(message)
+    finally:
+        closer.cancel()
+
+
+async def drain_incoming(subscription: Subscription) -> None:
+    """Pages send nothing meaningful; an oversized message closes the socket."""
+    with contextlib.suppress(asyncio.CancelledError):
+        while True:
+            message = await websocket.receive()
+            if len(message) > MAX_INCOMING:
+                subscription.close(1009)
+                return

@@ -1,0 +1,105 @@
+"""The log follower: entries released once each, in id order, even when transactions commit out of order."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.activity import record_activity
+from app.db import create_engine
+from app.live.follower import LogFollower
+from tests.conftest import empty_tables
+from tests.factories import add_customer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def add(conn, customer_id, summary):
+    return await record_activity(conn, customer_id=customer_id, kind="note", summary=summary)
+
+
+async def a_customer(engine) -> int:
+    async with engine.begin() as conn:
+        customer_id = await add_customer(conn, "Marie", "Tremblay")
+        # The log is not empty when a follower starts: it starts after its newest entry.
+        await add(conn, customer_id, "before the follower started")
+    return customer_id
+
+
+@pytest.fixture
+async def customer(engine):
+    return await a_customer(engine)
+
+
+@pytest.fixture
+async def mysql_engine(mysql_url):
+    """Only MariaDB has concurrent writers whose commits can cross (SQLite has one writer at a time)."""
+    engine = create_engine(mysql_url)
+    await empty_tables(engine)
+    try:
+        yield engine
+    finally:
+        await empty_tables(engine)
+        await engine.dispose()
+
+
+async def poll(engine, follower):
+    async with engine.connect() as conn:
+        return [entry.id for entry in await follower.poll(conn)]
+
+
+async def test_new_entries_are_released_once_in_order(engine, customer):
+    async with engine.connect() as conn:
+        follower = await LogFollower.from_end(conn)
+    assert await poll(engine, follower) == []
+    async with engine.begin() as conn:
+        ids = [await add(conn, customer, f"n{i}") for i in range(3)]
+    assert await poll(engine, follower) == ids
+    assert await poll(engine, follower) == []
+    assert follower.watermark == ids[-1]
+
+
+@pytest.mark.mysql
+async def test_an_entry_committed_after_a_later_one_is_not_skipped(mysql_engine):
+    engine = mysql_engine
+    customer = await a_customer(engine)
+    clock = Clock()
+    async with engine.connect() as conn:
+        follower = await LogFollower.from_end(conn, clock=clock)
+    async with engine.connect() as slow:
+        await slow.begin()
+        first = await add(slow, customer, "slow transaction")
+        async with engine.begin() as conn:
+            second = await add(conn, customer, "fast transaction")
+        assert second > first
+        # 'second' is visible, 'first' is not yet: 'second' is held back, the cursor does not pass 'first'.
+        held = await poll(engine, follower)
+        watermark = follower.watermark
+        await slow.commit()
+    assert held == []
+    assert watermark == first - 1
+    assert await poll(engine, follower) == [first, second]
+
+
+@pytest.mark.mysql
+async def test_a_rolled_back_id_is_given_up_after_the_hold_time(mysql_engine):
+    engine = mysql_engine
+    customer = await a_customer(engine)
+    clock = Clock()
+    async with engine.connect() as conn:
+        follower = await LogFollower.from_end(conn, clock=clock)
+    async with engine.connect() as doomed:
+        await doomed.begin()
+        await add(doomed, customer, "never committed")
+        await doomed.rollback()
+    async with engine.begin() as conn:
+        kept = await add(conn, customer, "committed")
+    assert await poll(engine, follower) == []
+    clock.now += follower.hold_seconds + 0.1
+    assert await poll(engine, follower) == [kept]
+    assert follower.watermark == kept

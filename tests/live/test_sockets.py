@@ -1,0 +1,178 @@
+"""Live pages over real WebSockets, on the in-process broker and on Redis: pushes, replay, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from app.live import hub as hub_module
+from tests.conftest import csrf_token_of, sign_in
+from tests.factories import add_customer
+
+ORIGIN = {"Origin": "http://127.0.0.1:8000"}
+
+
+@pytest.fixture
+async def customers(engine):
+    async with engine.begin() as conn:
+        return [
+            await add_customer(conn, "Marie", "Tremblay", email="marie@example.ca"),
+            await add_customer(conn, "John", "Smith", email="john@example.ca"),
+        ]
+
+
+async def signed_in_client(app, user):
+    client = app.test_client()
+    response = await sign_in(client, user)
+    assert response.status_code == 302
+    return client
+
+
+async def add_note(client, customer_id, text):
+    token = await csrf_token_of(client)
+    response = await client.post(
+        f"/customers/{customer_id}/notes",
+        form={"text": text, "csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    return int(re.search(r'data-event-id="(\d+)"', await response.get_data(as_text=True)).group(1))
+
+
+async def receive(socket, within=5.0) -> str:
+    return await asyncio.wait_for(socket.receive(), within)
+
+
+def event_id(message: str) -> int:
+    return int(re.search(r'<meta name="live-event" content="(\d+)"', message).group(1))
+
+
+async def test_a_note_reaches_every_open_page_of_that_customer_and_the_stream(app, staff, customers):
+    marie, john = customers
+    writer = await signed_in_client(app, staff["advisor"])
+    reader = await signed_in_client(app, staff["operations"])
+    async with (
+        reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page,
+        reader.websocket(f"/ws/customers/{john}", headers=ORIGIN) as other_page,
+        reader.websocket("/ws/activity", headers=ORIGIN) as stream,
+    ):
+        await asyncio.sleep(0.2)
+        note_id = await add_note(writer, marie, "Wants the winter tires mounted")
+        message = await receive(page)
+        assert event_id(message) == note_id
+        assert 'hx-swap-oob="afterbegin:#activity-timeline"' in message
+        assert "Wants the winter tires mounted" in message
+        assert f'id="activity-{note_id}"' in message
+        streamed = await receive(stream)
+        assert f'id="stream-{note_id}"' in streamed and "Marie Tremblay" in streamed
+        with pytest.raises(asyncio.TimeoutError):
+            await receive(other_page, within=0.5)
+
+
+async def test_on_redis_a_note_written_through_one_app_reaches_a_socket_held_by_another(
+    settings, redis_url, staff, customers
+):
+    """Two app instances (as two workers or hosts would be) behind one Redis."""
+    from dataclasses import replace
+
+    from app import create_app
+
+    marie, _ = customers
+    first, second = (
+        create_app(replace(settings, redis_url=redis_url)),
+        create_app(replace(settings, redis_url=redis_url)),
+    )
+    async with first.test_app(), second.test_app():
+        writer = await signed_in_client(first, staff["advisor"])
+        reader = await signed_in_client(second, staff["operations"])
+        async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+            await asyncio.sleep(0.5)
+            note_id = await add_note(writer, marie, "Through Redis")
+            message = await receive(page)
+            assert event_id(message) == note_id and "Through Redis" in message
+            assert second.extensions["hub"].broker_up
+
+
+async def test_a_reconnecting_page_gets_what_it_missed_once_and_in_order(app, staff, customers):
+    marie, _ = customers
+    writer = await signed_in_client(app, staff["advisor"])
+    reader = await signed_in_client(app, staff["advisor"])
+    first = await add_note(writer, marie, "one")
+    await asyncio.sleep(0.6)  # the hub has released it
+    missed = [await add_note(writer, marie, text) for text in ("two", "three", "four")]
+    await asyncio.sleep(0.6)
+    async with reader.websocket(f"/ws/customers/{marie}?after={first}", headers=ORIGIN) as page:
+        replayed = [event_id(await receive(page)) for _ in missed]
+        assert replayed == missed
+        live = await add_note(writer, marie, "five")
+        assert event_id(await receive(page)) == live
+        with pytest.raises(asyncio.TimeoutError):
+            await receive(page, within=0.5)
+
+
+async def test_a_page_too_far_behind_is_told_to_reload_its_sections(app, staff, customers, monkeypatch):
+    marie, _ = customers
+    monkeypatch.setattr(hub_module, "REPLAY_LIMIT", 2)
+    writer = await signed_in_client(app, staff["advisor"])
+    first = await add_note(writer, marie, "one")
+    for text in ("two", "three", "four"):
+        await add_note(writer, marie, text)
+    await asyncio.sleep(0.6)
+    async with writer.websocket(f"/ws/customers/{marie}?after={first}", headers=ORIGIN) as page:
+        assert '<meta name="live-resync"' in await receive(page)
+
+
+async def test_a_payment_updates_the_invoice_row_totals_and_tiles(app, staff, engine, customers):
+    from tests.factories import add_vehicle, add_work_order_and_invoice
+
+    marie, _ = customers
+    async with engine.begin() as conn:
+        vehicle = await add_vehicle(conn, marie, vin="2T3W1RFV8KC012345", plate="ABC 123")
+        await add_work_order_and_invoice(conn, marie, vehicle, number=5, subtotal_cents=10_000)
+    writer = await signed_in_client(app, staff["advisor"])
+    reader = await signed_in_client(app, staff["operations"])
+    section = await (await writer.get(f"/customers/{marie}/sections/invoices")).get_data(as_text=True)
+    invoice_id = int(re.search(r'id="invoice-(\d+)"', section).group(1))
+    async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        await asyncio.sleep(0.2)
+        token = await csrf_token_of(writer)
+        response = await writer.post(
+            f"/customers/{marie}/invoices/{invoice_id}/payments",
+            form={"amount": "114.98", "method": "card", "csrf_token": token},
+            headers={"HX-Request": "true"},
+        )
+        assert response.status_code == 200
+        message = await receive(page)
+        assert f'id="invoice-{invoice_id}" hx-swap-oob="true"' in message
+        assert 'id="invoice-totals" hx-swap-oob="true"' in message
+        assert 'id="analytics-tiles" hx-swap-oob="true"' in message
+        assert '<meta name="live-refresh" content="revenue-chart">' in message
+        assert "Paid" in message
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "signed"),
+    [
+        ("/ws/activity", ORIGIN, False),  # no session
+        ("/ws/activity", {"Origin": "https://evil.example"}, True),  # foreign page
+        ("/ws/activity", {}, True),  # no Origin at all
+    ],
+)
+async def test_handshakes_without_session_or_from_elsewhere_are_refused(app, staff, path, headers, signed):
+    client = await signed_in_client(app, staff["advisor"]) if signed else app.test_client()
+    with pytest.raises(Exception) as refused:
+        async with client.websocket(path, headers=headers) as socket:
+            await receive(socket, within=1)
+    assert "40" in str(refused.value) or "Rejected" in type(refused.value).__name__
+
+
+async def test_pages_embed_their_resume_point_and_indicator(app, staff, customers):
+    client = await signed_in_client(app, staff["advisor"])
+    html = await (await client.get(f"/customers/{customers[0]}")).get_data(as_text=True)
+    assert f'ws-connect="/ws/customers/{customers[0]}"' in html
+    assert re.search(r'data-after="\d+"', html)
+    assert 'id="live-status"' in html and 'role="status"' in html
+    operations = await (await client.get("/operations")).get_data(as_text=True)
+    assert 'ws-connect="/ws/activity"' in operations and 'id="activity-stream"' in operations
