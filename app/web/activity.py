@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, abort, current_app, g, render_template, request
+from quart import Blueprint, current_app, g, render_template, request
 from werkzeug.exceptions import BadRequest
 
 from app import activity
-from app.customers import customer_exists
-from app.db import connection
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.web.access import allow
+from app.web.customers import existing_customer
 
 blueprint = Blueprint("activity", __name__, url_prefix="/customers/<int:customer_id>")
 
 STAFF = ("advisor", "operations", "admin")
-
-
-async def existing_customer(customer_id: int):
-    conn = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
-    return conn
 
 
 @blueprint.get("/activity")

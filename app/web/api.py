@@ -14,7 +14,6 @@ from quart import Blueprint, abort, current_app, g, request
 from quart_schema import QuartSchema, validate_querystring, validate_request, validate_response
 from quart_schema.openapi import OpenAPIProvider
 from quart_schema.validation import RequestSchemaValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from werkzeug.exceptions import BadRequest, MethodNotAllowed
 
 from app import emails as email_domain
@@ -22,8 +21,7 @@ from app import mailer
 from app.activity import ActivityPage
 from app.analytics import Analytics, RevenueChart
 from app.consents import Consents
-from app.customers import MAX_ID, ProfileDetails, customer_exists
-from app.db import connection
+from app.customers import MAX_ID, ProfileDetails
 from app.documents import DocumentsPage
 from app.invoices import InvoicesPage
 from app.live.events import commit_and_announce
@@ -31,6 +29,7 @@ from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import ACTIVITY_KINDS, EMAIL_CATEGORIES, INVOICE_STATUSES
 from app.web.access import allow
+from app.web.customers import existing_customer
 from app.web.errors import json_error, render_error
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/customer360")
@@ -165,9 +164,7 @@ async def check_json_body():
 
 async def load(customer_id: int, section: str) -> Any:
     """Run a section's loader for the JSON API: the same code path as the HTML partial."""
-    conn: AsyncConnection = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
+    conn = await existing_customer(customer_id)
     try:
         return await SECTIONS[section].load(conn, customer_id, request.args)
     except ParamError as exc:
@@ -286,9 +283,7 @@ class SentEmail:
 @validate_response(ErrorBody, 422)
 async def send_email(customer_id: int, data: SendEmailRequest):
     """Queue an email to the customer's primary address; refused (422) unless their consent allows it."""
-    conn = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
+    conn = await existing_customer(customer_id)
     try:
         queued = await email_domain.send_email(
             conn,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from quart import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, url_for
+from quart import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
 
 from app import consents
-from app.customers import customer_exists
-from app.db import connection
 from app.live.events import commit_and_announce
 from app.sections import SECTIONS
 from app.tables import CHANNELS, CONSENT_PURPOSES
 from app.web.access import allow
+from app.web.customers import existing_customer
 from app.web.htmx import is_htmx, refresh_sections
 
 blueprint = Blueprint("consents", __name__, url_prefix="/customers/<int:customer_id>")
@@ -39,13 +38,6 @@ LABELS = SimpleNamespace(
 @blueprint.record_once
 def add_template_globals(state) -> None:
     state.app.jinja_env.globals.update(consent_labels=LABELS, consent_wording=consents.wording)
-
-
-async def existing_customer(customer_id: int):
-    conn = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
-    return conn
 
 
 async def render_section(conn, customer_id: int, **context) -> str:

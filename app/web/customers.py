@@ -6,6 +6,7 @@ import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from quart import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from sqlalchemy.ext.asyncio import AsyncConnection
 from werkzeug.exceptions import BadRequest
 
 from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
@@ -20,6 +21,14 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("customers", __name__)
 
 STAFF = ("advisor", "operations", "admin")
+
+
+async def existing_customer(customer_id: int) -> AsyncConnection:
+    """The request's connection, once the customer is known to exist (else 404)."""
+    conn = await connection()
+    if not await customer_exists(conn, customer_id):
+        abort(404, f"There is no customer #{customer_id}.")
+    return conn
 
 
 @blueprint.get("/")
@@ -86,9 +95,7 @@ async def section(customer_id: int, name: str):
     section = SECTIONS.get(name)
     if section is None:
         abort(404, f"There is no section {name!r}. Sections are: {', '.join(SECTIONS)}.")
-    conn = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
+    conn = await existing_customer(customer_id)
     try:
         data = await section.load(conn, customer_id, request.args)
         html = await render_template(

@@ -11,12 +11,12 @@ from quart import Blueprint, abort, current_app, g, redirect, render_template, r
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from app import documents
-from app.customers import customer_exists
 from app.db import connection
 from app.live.events import announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.web.access import allow
+from app.web.customers import existing_customer
 from app.web.filters import language
 from app.web.htmx import is_htmx, refresh_sections
 
@@ -53,13 +53,6 @@ def upload_rules(state) -> None:
 
 def storage_directory() -> Path:
     return current_app.config["SETTINGS"].var_dir / "documents"
-
-
-async def existing_customer(customer_id: int):
-    conn = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
-    return conn
 
 
 async def render_section(conn, customer_id: int, **form_state) -> str:

@@ -8,13 +8,12 @@ from quart import Blueprint, abort, current_app, g, redirect, render_template, r
 from werkzeug.exceptions import BadRequest
 
 from app import emails, mailer
-from app.customers import customer_exists
-from app.db import connection
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import EMAIL_CATEGORIES
 from app.web.access import allow
+from app.web.customers import existing_customer
 from app.web.htmx import is_htmx
 
 blueprint = Blueprint("emails", __name__, url_prefix="/customers/<int:customer_id>")
@@ -38,13 +37,6 @@ def add_template_globals(state) -> None:
 
 def delivery_configured() -> bool:
     return bool(current_app.config["SETTINGS"].smtp_url)
-
-
-async def existing_customer(customer_id: int):
-    conn = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
-    return conn
 
 
 async def render_section(conn, customer_id: int, **context) -> str:

@@ -6,14 +6,13 @@ from quart import Blueprint, abort, current_app, g, make_response, render_templa
 from werkzeug.exceptions import BadRequest
 
 from app import invoices
-from app.customers import customer_exists
-from app.db import connection
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.shop_time import shop_today
 from app.tables import INVOICE_STATUSES, PAYMENT_METHODS
 from app.web.access import allow
+from app.web.customers import existing_customer
 from app.web.htmx import refresh_sections
 
 blueprint = Blueprint("invoices", __name__, url_prefix="/customers/<int:customer_id>")
@@ -32,13 +31,6 @@ def template_globals(state) -> None:
         payment_method_labels=invoices.METHOD_LABELS,
         payment_roles=CASHIERS,
     )
-
-
-async def existing_customer(customer_id: int):
-    conn = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
-    return conn
 
 
 def no_such_invoice(customer_id: int, invoice_id: int):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from quart import Blueprint, abort, current_app, g, render_template, websocket
+from quart import Blueprint, current_app, g, render_template, websocket
 
 from app.activity import load_stream
-from app.customers import customer_exists
 from app.db import connection, release_connection
 from app.live.hub import Hub, Subscription
 from app.live.render import Viewer
 from app.web.access import allow
+from app.web.customers import existing_customer
 
 blueprint = Blueprint("live", __name__)
 
@@ -40,8 +40,7 @@ async def operations():
 @blueprint.websocket("/ws/customers/<int:customer_id>")
 @allow(*STAFF)
 async def customer_socket(customer_id: int):
-    if not await customer_exists(await connection(), customer_id):
-        abort(404)
+    await existing_customer(customer_id)
     await serve(customer_id)
 
 

@@ -6,13 +6,12 @@ from quart import Blueprint, abort, current_app, g, make_response, render_templa
 from werkzeug.exceptions import BadRequest
 
 from app import invoices, work_orders
-from app.customers import customer_exists
-from app.db import connection
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import WORK_ORDER_STATUSES
 from app.web.access import allow
+from app.web.customers import existing_customer
 from app.web.htmx import refresh_sections
 
 blueprint = Blueprint("work_orders", __name__, url_prefix="/customers/<int:customer_id>")
@@ -29,13 +28,6 @@ def template_globals(state) -> None:
         work_order_status_labels=work_orders.STATUS_LABELS,
         work_order_roles=EDITORS,
     )
-
-
-async def existing_customer(customer_id: int):
-    conn = await connection()
-    if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
-    return conn
 
 
 def no_such_work_order(customer_id: int, work_order_id: int):
