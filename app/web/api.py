@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, StringConstraints, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BeforeValidator, StringConstraints, TypeAdapter, ValidationError
 from quart import Blueprint, abort, current_app, g, request
 from quart_schema import QuartSchema, validate_querystring, validate_request, validate_response
 from quart_schema.openapi import OpenAPIProvider
 from quart_schema.validation import RequestSchemaValidationError
-from werkzeug.exceptions import BadRequest, MethodNotAllowed
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, NotFound
 
 from app import emails as email_domain
 from app import mailer
-from app.activity import ActivityPage
+from app.activity import ActivityPage, record_activity
 from app.analytics import Analytics, RevenueChart
 from app.consents import Consents
 from app.customers import MAX_ID, ProfileDetails
@@ -264,6 +265,64 @@ class SendEmailRequest:
     body: Annotated[str, StringConstraints(min_length=1, max_length=email_domain.BODY_MAX_LENGTH)]
 
 
+# What other ChronoTech modules may report: the kinds whose own writes do not go through this app's forms.
+REPORTED_KINDS = ("note", "call", "visit", "vehicle_added", "work_order_opened", "email", "document_uploaded")
+# A report may be a little late, never from the future (clocks drift by seconds, not minutes).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def iso_text_only(value: Any) -> Any:
+    """An instant must come as ISO 8601 text; a bare number would be read as seconds since 1970."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with its offset, e.g. 2026-11-27T14:05:00-05:00")
+    return value
+
+
+@dataclass
+class ActivityReport:
+    kind: Literal[REPORTED_KINDS]  # type: ignore[valid-type]
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    # Who did it, when not the signed-in user of the session: "ChronoTech POS", "Online booking", …
+    actor_label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = None
+    occurred_at: Annotated[AwareDatetime, BeforeValidator(iso_text_only)] | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass
+class ActivityRecorded:
+    id: int
+    customer_id: int
+
+
+@blueprint.post("/<int:customer_id>/activity")
+@allow("advisor", "admin")
+@validate_request(ActivityReport)
+@validate_response(ActivityRecorded, 201)
+@validate_response(ErrorBody, 400)
+@validate_response(ErrorBody, 404)
+async def report_activity(customer_id: int, data: ActivityReport):
+    """Another module reports something that happened to the customer: it joins the timeline and is pushed
+    to every open page, like the app's own writes."""
+    conn = await existing_customer(customer_id)
+    occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else datetime.now(UTC)
+    if occurred_at > datetime.now(UTC) + CLOCK_SKEW:
+        return ErrorBody(Error("bad_request", "occurred_at: is in the future")), 400
+    if data.details is not None and len(json.dumps(data.details)) > 4000:
+        return ErrorBody(Error("bad_request", "details: keep it under 4,000 characters of JSON")), 400
+    activity_id = await record_activity(
+        conn,
+        customer_id=customer_id,
+        kind=data.kind,
+        summary=data.summary,
+        actor_id=None if data.actor_label else g.user.id,
+        actor_label=data.actor_label,
+        details=data.details,
+        occurred_at=occurred_at,
+    )
+    await commit_and_announce(conn, current_app.extensions["broker"], [(customer_id, activity_id)])
+    return ActivityRecorded(activity_id, customer_id), 201
+
+
 @dataclass
 class SentEmail:
     email_id: int
@@ -311,9 +370,19 @@ def init_app(app) -> None:
     schema.init_app(app)
     app.register_blueprint(blueprint)
 
+    def _matches(method: str) -> bool:
+        try:
+            current_app.url_map.bind("localhost").match(request.path, method=method)
+        except HTTPException:
+            return False
+        return True
+
     @app.errorhandler(MethodNotAllowed)
     async def method_not_allowed(error: MethodNotAllowed):
         # A 405 says which methods the URL does take (RFC 9110 §15.5.6), for the API as for the pages.
+        if not any(_matches(method) for method in error.valid_methods or ()):
+            # Werkzeug answers 405 when a path only failed a converter (an id out of range): it names nothing.
+            return await render_error(NotFound())
         response = await current_app.make_response(await render_error(error))
         if error.valid_methods:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))

@@ -176,3 +176,37 @@ async def test_pages_embed_their_resume_point_and_indicator(app, staff, customer
     assert 'id="live-status"' in html and 'role="status"' in html
     operations = await (await client.get("/operations")).get_data(as_text=True)
     assert 'ws-connect="/ws/activity"' in operations and 'id="activity-stream"' in operations
+
+
+async def test_with_redis_unreachable_pages_writes_and_events_still_work(settings, staff, customers):
+    """The broker is only the doorbell: without it, the hub reads the log on its own."""
+    from dataclasses import replace
+
+    from app import create_app
+
+    marie, _ = customers
+    app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    async with app.test_app():
+        writer = await signed_in_client(app, staff["advisor"])
+        assert (await writer.get(f"/customers/{marie}")).status_code == 200
+        async with writer.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+            note_id = await add_note(writer, marie, "Redis is down")
+            assert event_id(await receive(page)) == note_id
+        assert not app.extensions["hub"].broker_up
+
+
+async def test_activity_reported_through_the_api_is_pushed_like_the_apps_own(app, staff, customers):
+    marie, _ = customers
+    writer = await signed_in_client(app, staff["advisor"])
+    reader = await signed_in_client(app, staff["operations"])
+    async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        await asyncio.sleep(0.2)
+        response = await writer.post(
+            f"/api/customer360/{marie}/activity",
+            json={"kind": "call", "summary": "Called about the brake noise", "actor_label": "Phone system"},
+            headers={"X-CSRF-Token": await csrf_token_of(writer)},
+        )
+        assert response.status_code == 201
+        message = await receive(page)
+        assert event_id(message) == (await response.get_json())["id"]
+        assert "Called about the brake noise" in message and "Phone system" in message

@@ -174,3 +174,42 @@ async def test_invoices_carry_the_same_balances_as_the_section(signed_in, custom
     assert "INV-2026-000099" in html and "229.95" in html
     bad = await client.get(f"/api/customer360/{customer}/invoices?status=lost")
     assert bad.status_code == 400 and "status" in (await bad.get_json())["error"]["message"]
+
+
+async def report(client, customer_id, **body):
+    token = await csrf_token_of(client)
+    return await client.post(
+        f"/api/customer360/{customer_id}/activity", json=body, headers={"X-CSRF-Token": token}
+    )
+
+
+async def test_another_module_reports_activity_into_the_timeline(signed_in, customer):
+    client = await signed_in("advisor")
+    response = await report(
+        client, customer, kind="visit", summary="Dropped off for inspection", actor_label="ChronoTech POS"
+    )
+    assert response.status_code == 201
+    recorded = await response.get_json()
+    timeline = await (await client.get(f"/api/customer360/{customer}/activity")).get_json()
+    first = timeline["entries"][0]
+    assert first["id"] == recorded["id"]
+    assert first["summary"] == "Dropped off for inspection" and first["actor"] == "ChronoTech POS"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "payment", "summary": "x"}, "kind"),  # money moves through the invoice routes, not reports
+        ({"kind": "note", "summary": ""}, "summary"),
+        ({"kind": "note", "summary": "x", "occurred_at": "2026-01-01T10:00:00"}, "occurred_at"),  # no zone
+        ({"kind": "note", "summary": "x", "occurred_at": "2999-01-01T10:00:00Z"}, "occurred_at"),
+    ],
+)
+async def test_a_bad_report_is_a_400_naming_the_field_and_writes_nothing(signed_in, customer, body, field):
+    client = await signed_in("advisor")
+    before = await (await client.get(f"/api/customer360/{customer}/activity")).get_json()
+    response = await report(client, customer, **body)
+    assert response.status_code == 400
+    assert field in (await response.get_json())["error"]["message"]
+    after = await (await client.get(f"/api/customer360/{customer}/activity")).get_json()
+    assert after == before
