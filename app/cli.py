@@ -165,6 +165,61 @@ def serve(workers: int) -> None:
 
 
 @main.command()
+@click.option(
+    "--rate", type=click.FloatRange(0.1, 10_000), default=2.0, show_default=True, help="Events a second."
+)
+@click.option(
+    "--customers", type=click.IntRange(1), default=20, show_default=True, help="How many customers."
+)
+@click.option(
+    "--duration", type=click.FloatRange(min=1), default=None, help="Seconds (default: until Ctrl-C)."
+)
+@click.option("--seed", "seed_value", type=int, default=None, help="Random seed, for a repeatable stream.")
+def simulate(rate: float, customers: int, duration: float | None, seed_value: int | None) -> None:
+    """Write a realistic live stream (notes, calls, payments, work-order steps) for demos and load tests."""
+    settings = load_settings()
+    from app.live.broker import create_broker
+    from app.simulate import simulate as run_simulation
+
+    def report(tally, elapsed: float) -> None:
+        click.echo(
+            f"\r\033[K{tally.total:,} events in {elapsed:.0f} s ({tally.total / elapsed:.1f}/s)",
+            nl=False,
+            err=True,
+        )
+
+    async def work(engine: AsyncEngine):
+        broker = create_broker(settings.redis_url)
+        try:
+            return await run_simulation(
+                engine,
+                broker,
+                rate=rate,
+                customers_count=customers,
+                duration=duration,
+                seed=seed_value,
+                report=report if sys.stderr.isatty() else None,
+            )
+        finally:
+            await broker.close()
+
+    if settings.redis_url is None:
+        click.echo(
+            "No REDIS_URL: open pages will pick the events up from the log (within half a second).", err=True
+        )
+    try:
+        tally = run_with_engine(settings, work)
+    except KeyboardInterrupt:
+        return
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Wrote {tally.total:,} events: "
+        + ", ".join(f"{kind} {n:,}" for kind, n in sorted(tally.counts.items()))
+    )
+
+
+@main.command()
 @click.argument("email")
 @click.option("--role", type=click.Choice(["advisor", "operations", "admin"]), required=True)
 @click.option("--name", default="", help="Display name (defaults to the address).")
