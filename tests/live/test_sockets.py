@@ -210,3 +210,20 @@ async def test_activity_reported_through_the_api_is_pushed_like_the_apps_own(app
         message = await receive(page)
         assert event_id(message) == (await response.get_json())["id"]
         assert "Called about the brake noise" in message and "Phone system" in message
+
+
+async def test_a_socket_that_falls_behind_is_closed_with_1013_to_resync(app, staff, customers, monkeypatch):
+    marie, _ = customers
+    monkeypatch.setattr(hub_module, "QUEUE_SIZE", 3)
+    reader = await signed_in_client(app, staff["advisor"])
+    hub = app.extensions["hub"]
+    async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        await asyncio.sleep(0.2)
+        (subscription,) = hub._subscriptions[marie]  # the socket's own subscription
+        for event in range(10):  # far more than it can hold, faster than it can send
+            subscription.push(10_000 + event, f'<meta name="live-event" content="{10_000 + event}">')
+        with pytest.raises(Exception) as closed:
+            for _ in range(10):
+                await receive(page, within=2)
+    assert "1013" in repr(closed.value) or getattr(closed.value, "code", None) == 1013
+    assert subscription.close_code == hub_module.TRY_AGAIN_LATER
