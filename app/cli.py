@@ -161,7 +161,39 @@ def serve(workers: int) -> None:
             "Demo sign-ins (from `customer360 seed`): advisor@example.com, operations@example.com, "
             "admin@example.com — password customer360-demo"
         )
-    sys.exit(run(config))
+    if workers == 1:
+        serve_one_process(settings, config)
+    else:
+        sys.exit(run(config))
+
+
+def serve_one_process(settings: Settings, config) -> None:
+    """One process, in the foreground. On SIGTERM or Ctrl-C the open pages are told first (WebSocket close
+    1012, "service restart": they reconnect to whichever process serves next and resume where they were),
+    then Hypercorn stops accepting and finishes the requests in flight."""
+    import signal
+
+    import uvloop
+    from hypercorn.asyncio import serve as hypercorn_serve
+
+    from app import create_app
+    from app.live.hub import SERVICE_RESTART
+
+    app = create_app(settings)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stopping.set)
+
+        async def shutdown_trigger() -> None:
+            await stopping.wait()
+            app.extensions["hub"].close_sockets(SERVICE_RESTART)
+
+        await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)
+
+    uvloop.run(main())
 
 
 @main.command()

@@ -89,11 +89,15 @@ class Hub:
             asyncio.create_task(self._follow(), name="hub-follow"),
         ]
 
-    async def stop(self) -> None:
-        """Close every socket with 1012 (pages reconnect to a process that is still serving)."""
+    def close_sockets(self, code: int) -> None:
+        """Ask every open socket of this process to close with `code`."""
         for subscriptions in self._subscriptions.values():
             for subscription in subscriptions:
-                subscription.close(SERVICE_RESTART)
+                subscription.close(code)
+
+    async def stop(self) -> None:
+        """Close every socket with 1012 (pages reconnect to a process that is still serving)."""
+        self.close_sockets(SERVICE_RESTART)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

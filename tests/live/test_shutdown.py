@@ -1,0 +1,62 @@
+"""Graceful shutdown: open pages are told "service restart" (1012) so they reconnect elsewhere at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from tests.test_cli import customer360, free_port
+
+
+@pytest.fixture
+def serving(tmp_path):
+    """`customer360 serve` with one operations user; yields (process, base URL)."""
+    port = free_port()
+    env = {"VAR_DIR": str(tmp_path), "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}
+    assert customer360("migrate", env=env).returncode == 0
+    created = customer360(
+        "createuser", "ops@shop.example", "--role", "operations", env=env, stdin="a long passphrase\n"
+    )
+    assert created.returncode == 0
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+async def test_sigterm_closes_open_sockets_with_1012_then_exits_cleanly(serving):
+    server, base = serving
+    # unsafe=True: keep cookies set by an IP-address host such as 127.0.0.1.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        for _ in range(150):
+            try:
+                async with session.get(f"{base}/login") as response:
+                    page = await response.text()
+                break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = {"email": "ops@shop.example", "password": "a long passphrase", "csrf_token": token}
+        async with session.post(f"{base}/login", data=form, allow_redirects=False) as response:
+            assert response.status == 302
+        socket = await session.ws_connect(f"{base}/ws/activity", headers={"Origin": base})
+        server.send_signal(signal.SIGTERM)
+        message = await asyncio.wait_for(socket.receive(), 10)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert socket.close_code == 1012
+    assert await asyncio.to_thread(server.wait, 15) == 0
