@@ -47,7 +47,10 @@ def api_document() -> dict:
     """/openapi.json as the application builds it: the route table and models, no database involved."""
     with tempfile.TemporaryDirectory() as var_dir:
         settings = Settings.from_env({"VAR_DIR": var_dir, "DATABASE_URL": f"sqlite:///{var_dir}/unused.db"})
-        document = create_app(settings).extensions["QUART_SCHEMA"].openapi_provider.schema()
+        # Held in a name: quart-schema's provider keeps only a weak reference to the app, which a garbage
+        # collection during schema() would otherwise free.
+        app = create_app(settings)
+        document = app.extensions["QUART_SCHEMA"].openapi_provider.schema()
     return json.loads(json.dumps(document))  # as served: JSON all the way down
 
 
