@@ -145,7 +145,6 @@ def serve(workers: int) -> None:
     if workers > 1 and settings.redis_url is None:
         raise click.UsageError("several workers need REDIS_URL: the in-process broker serves one process")
     config = Config()
-    config.application_path = "app:create_app()"
     config.bind = [f"{settings.host}:{settings.port}"]
     config.worker_class = "uvloop"
     config.workers = workers
@@ -164,6 +163,7 @@ def serve(workers: int) -> None:
     if workers == 1:
         serve_one_process(settings, config)
     else:
+        config.application_path = "app:create_app()"  # each worker process builds its own app
         sys.exit(run(config))
 
 

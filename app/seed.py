@@ -48,6 +48,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import keys
+from app.analytics import MONTH_NAMES
 from app.tables import (
     UTCDateTime,
     consent_events,
@@ -701,20 +702,7 @@ MONTHS = {
         "novembre",
         "décembre",
     ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
+    "en": MONTH_NAMES,
 }
 TEXT = {
     "fr": {

@@ -174,13 +174,13 @@ class Hub:
     async def _fan_out(self, conn, entry: LogEntry, subscriptions, render: Renderer) -> None:
         if not subscriptions:
             return
-        rendered: dict[tuple[str, str], str] = {}
+        rendered: dict[Viewer, str] = {}
         for subscription in list(subscriptions):
-            key = (subscription.viewer.role, subscription.viewer.language)
-            if key not in rendered:
-                rendered[key] = await render(self.app, conn, entry, subscription.viewer)
-            if rendered[key]:
-                subscription.push(entry.id, rendered[key])
+            viewer = subscription.viewer
+            if viewer not in rendered:
+                rendered[viewer] = await render(self.app, conn, entry, viewer)
+            if rendered[viewer]:
+                subscription.push(entry.id, rendered[viewer])
 
     async def replay(
         self, subscription: Subscription, after: int, render: Renderer | None = None

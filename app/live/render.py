@@ -34,11 +34,6 @@ class Viewer:
 
     role: str
     language: str
-    id: int = 0
-    name: str = ""
-    is_active: bool = True
-    session_version: int = 0
-    email: str = ""
 
 
 async def render_customer_event(app: Quart, conn: AsyncConnection, entry: LogEntry, viewer: Viewer) -> str:
@@ -69,10 +64,7 @@ async def render_customer_event(app: Quart, conn: AsyncConnection, entry: LogEnt
                 conn, entry.customer_id, int(work_order_id)
             )
     context["refresh"] = refresh
-    async with app.test_request_context("/"):
-        g.user = viewer
-        g.live_render = True
-        return await render_template("live/customer_event.html", **context)
+    return await render_for(app, viewer, "live/customer_event.html", **context)
 
 
 async def render_stream_event(app: Quart, conn: AsyncConnection, entry: LogEntry, viewer: Viewer) -> str:
@@ -80,7 +72,13 @@ async def render_stream_event(app: Quart, conn: AsyncConnection, entry: LogEntry
     item = await activity.get_stream_entry(conn, entry.id)
     if item is None:
         return ""
+    return await render_for(app, viewer, "live/stream_event.html", item=item)
+
+
+async def render_for(app: Quart, viewer: Viewer, template: str, **context) -> str:
+    """Render outside any request, as `viewer` would see it (templates read the role and language off
+    g.user; forms get no CSRF token of their own: htmx sends each page's)."""
     async with app.test_request_context("/"):
         g.user = viewer
         g.live_render = True
-        return await render_template("live/stream_event.html", item=item)
+        return await render_template(template, **context)
