@@ -138,62 +138,22 @@ class Progress:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
 def serve(workers: int) -> None:
     """Serve the application with Hypercorn (uvloop) on HOST:PORT."""
-    from hypercorn.config import Config
-    from hypercorn.run import run
+    from app.serving import serve as serve_app
 
     settings = load_settings()
     if workers > 1 and settings.redis_url is None:
         raise click.UsageError("several workers need REDIS_URL: the in-process broker serves one process")
-    config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
-    config.worker_class = "uvloop"
-    config.workers = workers
-    config.accesslog = "-"
-    config.graceful_timeout = 10
     url = f"http://{'127.0.0.1' if settings.host == '0.0.0.0' else settings.host}:{settings.port}"
     click.echo(
         f"Customer 360 on {url}  (database: {describe_database(settings)}, broker: "
-        f"{'redis' if settings.redis_url else 'in-process'})"
+        f"{'redis' if settings.redis_url else 'in-process'}, workers: {workers})"
     )
     if not settings.is_production:
         click.echo(
             "Demo sign-ins (from `customer360 seed`): advisor@example.com, operations@example.com, "
             "admin@example.com — password customer360-demo"
         )
-    if workers == 1:
-        serve_one_process(settings, config)
-    else:
-        config.application_path = "app:create_app()"  # each worker process builds its own app
-        sys.exit(run(config))
-
-
-def serve_one_process(settings: Settings, config) -> None:
-    """One process, in the foreground. On SIGTERM or Ctrl-C the open pages are told first (WebSocket close
-    1012, "service restart": they reconnect to whichever process serves next and resume where they were),
-    then Hypercorn stops accepting and finishes the requests in flight."""
-    import signal
-
-    import uvloop
-    from hypercorn.asyncio import serve as hypercorn_serve
-
-    from app import create_app
-    from app.live.hub import SERVICE_RESTART
-
-    app = create_app(settings)
-
-    async def main() -> None:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signal_number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signal_number, stopping.set)
-
-        async def shutdown_trigger() -> None:
-            await stopping.wait()
-            app.extensions["hub"].close_sockets(SERVICE_RESTART)
-
-        await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)
-
-    uvloop.run(main())
+    sys.exit(serve_app(settings, workers))
 
 
 @main.command()
@@ -279,6 +239,62 @@ def createuser(email: str, role: str, name: str, language: str) -> None:
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@main.group()
+def token() -> None:
+    """API tokens for other ChronoTech modules (`Authorization: Bearer …` on /api/customer360/…)."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help='What calls the API with it, e.g. "billing".')
+def token_create(email: str, name: str) -> None:
+    """Make a token acting as the account EMAIL (its role decides what the token may do)."""
+    from app.tokens import create_token
+    from app.users import UserError
+
+    async def work(engine: AsyncEngine) -> str:
+        async with transaction(engine) as conn:
+            return await create_token(conn, email=email, name=name)
+
+    try:
+        secret = run_with_engine(load_settings(), work)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Token {name.strip()!r} made; it is shown this once, keep it in the client's secrets:", err=True
+    )
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke the token NAME at once."""
+    from app.tokens import revoke_token
+
+    async def work(engine: AsyncEngine) -> bool:
+        async with transaction(engine) as conn:
+            return await revoke_token(conn, name)
+
+    if not run_with_engine(load_settings(), work):
+        raise click.ClickException(f"there is no live token named {name!r}")
+    click.echo(f"Token {name!r} revoked.")
+
+
+@token.command("list")
+def token_list() -> None:
+    """The tokens, live and revoked, with the account each acts as."""
+    from app.tokens import list_tokens
+
+    async def work(engine: AsyncEngine):
+        async with engine.connect() as conn:
+            return await list_tokens(conn)
+
+    for info in run_with_engine(load_settings(), work):
+        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M} UTC" if info.revoked_at else "live"
+        click.echo(f"{info.name}\t{info.email} ({info.role})\tmade {info.created_at:%Y-%m-%d} UTC\t{state}")
 
 
 if __name__ == "__main__":

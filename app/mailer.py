@@ -9,7 +9,6 @@ update leaves the lease to expire, and the email is sent again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +39,7 @@ LEASE = timedelta(minutes=10)
 SMTP_TIMEOUT = 30
 BATCH_SIZE = 20
 POLL_INTERVAL = 5.0
+DRAIN_TIMEOUT = 10.0  # seconds a shutdown waits for the delivery pass under way
 ERROR_MAX_LENGTH = 200
 
 
@@ -281,12 +281,14 @@ async def run_worker(
     smtp_url: str,
     broker: Broker,
     wakeup: asyncio.Event,
+    stop: asyncio.Event,
     *,
     interval: float = POLL_INTERVAL,
 ) -> None:
-    """Deliver the outbox until cancelled: a pass every `interval` seconds, or as soon as `wakeup` is set."""
+    """Deliver the outbox until `stop` is set, finishing the pass under way: a pass every `interval` seconds,
+    or as soon as `wakeup` is set."""
     log.info("email delivery started (%r)", parse_smtp_url(smtp_url))
-    while True:
+    while not stop.is_set():
         # Cleared before the pass, so that an email queued during it still wakes the next one.
         wakeup.clear()
         try:
@@ -299,8 +301,13 @@ async def run_worker(
             processed = 0
         if processed >= BATCH_SIZE:
             continue  # more may be due
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), interval)
+        waiters = [asyncio.ensure_future(wakeup.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+    log.info("email delivery stopped")
 
 
 def wake(app: Quart) -> None:
@@ -317,18 +324,23 @@ def init_app(app: Quart) -> None:
         if not smtp_url:
             log.info("SMTP_URL is not set: emails stay in the outbox as queued")
             return
-        wakeup = asyncio.Event()
+        wakeup, stop = asyncio.Event(), asyncio.Event()
         app.extensions["mailer_wakeup"] = wakeup
+        app.extensions["mailer_stop"] = stop
         app.extensions["mailer_task"] = asyncio.create_task(
-            run_worker(app.extensions["db_engine"], smtp_url, app.extensions["broker"], wakeup),
+            run_worker(app.extensions["db_engine"], smtp_url, app.extensions["broker"], wakeup, stop),
             name="email delivery",
         )
 
     @app.after_serving
     async def stop_mailer() -> None:
+        """Let the pass under way finish (emails being sent are sent and recorded), within DRAIN_TIMEOUT;
+        an email cut off after that keeps its lease and is retried by the next process."""
         app.extensions.pop("mailer_wakeup", None)
         task = app.extensions.pop("mailer_task", None)
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            app.extensions.pop("mailer_stop").set()
+            try:
+                await asyncio.wait_for(task, DRAIN_TIMEOUT)
+            except TimeoutError:
+                log.warning("email delivery cut off after %s s at shutdown", DRAIN_TIMEOUT)

@@ -122,6 +122,23 @@ users = Table(
     one_of("language", LANGUAGES),
 )
 
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    # What the client is ("billing", "workshop"): shown in the audit trail and as the author of its entries.
+    Column("name", String(60), nullable=False),
+    # The account the token acts as: its role decides what the token may do; disabling it stops the token.
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 of the token: tokens are 256 random bits, so a fast hash is enough and a leaked table is no key.
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    UniqueConstraint("token_hash"),
+    UniqueConstraint("name"),
+    Index(None, "user_id"),
+)
+
 customers = Table(
     "customers",
     metadata,

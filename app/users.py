@@ -36,7 +36,7 @@ class UserError(ValueError):
     """A user could not be created or changed; the message says why."""
 
 
-_COLUMNS = (
+COLUMNS = (
     users.c.id,
     users.c.email,
     users.c.name,
@@ -101,14 +101,22 @@ async def create_user(
 
 
 async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
-    row = (await conn.execute(select(*_COLUMNS).where(users.c.id == user_id))).one_or_none()
+    row = (await conn.execute(select(*COLUMNS).where(users.c.id == user_id))).one_or_none()
     return User(*row) if row else None
+
+
+async def active_staff(conn: AsyncConnection) -> list[tuple[int, str]]:
+    """(id, name) of every active account, by name: who may appear as the author of an entry."""
+    rows = await conn.execute(
+        select(users.c.id, users.c.name).where(users.c.is_active.is_(True)).order_by(users.c.name, users.c.id)
+    )
+    return [tuple(row) for row in rows]
 
 
 async def get_user_for_sign_in(conn: AsyncConnection, email: str) -> tuple[User | None, str | None]:
     """The user with this address and their password hash, or (None, None)."""
     row = (
-        await conn.execute(select(*_COLUMNS, users.c.password_hash).where(users.c.email == email_key(email)))
+        await conn.execute(select(*COLUMNS, users.c.password_hash).where(users.c.email == email_key(email)))
     ).one_or_none()
     if row is None:
         return None, None

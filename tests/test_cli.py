@@ -128,6 +128,22 @@ def fetch(url: str):
         return error.code, error.headers, error.read().decode()
 
 
+def test_api_tokens_are_made_listed_and_revoked(empty_database_url, tmp_path):
+    env = {"DATABASE_URL": empty_database_url, "VAR_DIR": str(tmp_path)}
+    assert customer360("migrate", env=env).returncode == 0
+    user = customer360("createuser", "pos@shop.example", "--role", "advisor", env=env, stdin="x" * 20 + "\n")
+    assert user.returncode == 0, user.stderr
+    made = customer360("token", "create", "pos@shop.example", "--name", "pos", env=env)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("c360_") and "shown this once" in made.stderr
+    assert "pos\tpos@shop.example (advisor)" in customer360("token", "list", env=env).stdout
+    assert customer360("token", "create", "pos@shop.example", "--name", "pos", env=env).returncode == 1
+    assert customer360("token", "revoke", "pos", env=env).returncode == 0
+    assert "revoked" in customer360("token", "list", env=env).stdout
+    again = customer360("token", "revoke", "pos", env=env)
+    assert again.returncode == 1 and "no live token named 'pos'" in again.stderr
+
+
 def test_serve_runs_hypercorn_on_the_configured_port(tmp_path):
     port = free_port()
     env = {

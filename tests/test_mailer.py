@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import socket
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -33,8 +34,14 @@ class SmtpSink:
     """A local SMTP server that keeps what it receives; it can refuse recipients and require a password."""
 
     def __init__(
-        self, *, refuse_recipients: bool = False, credentials: tuple[str, str] | None = None
+        self,
+        *,
+        refuse_recipients: bool = False,
+        credentials: tuple[str, str] | None = None,
+        data_delay: float = 0.0,
     ) -> None:
+        self.data_delay = data_delay
+        self.receiving = threading.Event()  # set when a message's DATA has arrived
         self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
         self.refuse_recipients = refuse_recipients
         self.credentials = credentials
@@ -72,6 +79,8 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.receiving.set()
+        await asyncio.sleep(self.data_delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
@@ -355,3 +364,22 @@ async def test_the_running_worker_delivers_a_queued_email(settings, engine, smtp
                 break
             await asyncio.sleep(0.05)
     assert [message["Subject"] for _, _, message in smtp.messages] == ["Prêt"]
+
+
+async def test_a_shutdown_lets_the_email_being_sent_finish_and_be_recorded(settings, engine, marie):
+    with SmtpSink(data_delay=1.0) as slow:
+        app = create_app(replace(settings, smtp_url=slow.url))
+        async with app.test_app():
+            async with engine.begin() as conn:
+                queued = await send_email(
+                    conn, marie, category="transactional", subject="Prêt", body="Bonjour", actor_id=None
+                )
+            mailer.wake(app)
+            assert await asyncio.to_thread(slow.receiving.wait, 10)
+        # The app stopped while the server was still taking the message.
+        assert [message["Subject"] for _, _, message in slow.messages] == ["Prêt"]
+    async with engine.connect() as conn:
+        status = (
+            await conn.execute(select(emails.c.status).where(emails.c.id == queued.email_id))
+        ).scalar_one()
+    assert status == "sent"

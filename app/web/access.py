@@ -12,12 +12,23 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlencode
 
-from quart import Quart, current_app, g, redirect, request, session, url_for, websocket
+from quart import (
+    Quart,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+    websocket,
+)
 from quart_auth import AuthUser, QuartAuth, logout_user
 from werkzeug.exceptions import Forbidden
 
 from app.db import connection
 from app.tables import ROLES
+from app.tokens import user_for_token
 from app.users import User, get_user
 
 F = TypeVar("F", bound=Callable)
@@ -63,11 +74,32 @@ def auth_id_for(user: User) -> str:
     return f"{user.id}:{user.session_version}"
 
 
+def bearer_token() -> str | None:
+    """The API token an HTTP request sends (`Authorization: Bearer …`), if any."""
+    if not has_request_context():
+        return None
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+def is_api_request() -> bool:
+    """Addressed to the JSON API (even at an address it has no route for)."""
+    return request.path.startswith("/api/") or request.path == "/openapi.json"
+
+
 async def current_user() -> User | None:
-    """The signed-in user of this request or WebSocket, looked up once and kept on `g`."""
+    """The signed-in user of this request or WebSocket, looked up once and kept on `g`: from the API token
+    the request sends, else from the session cookie."""
     if "user" in g:
         return g.user
     g.user = None
+    token = bearer_token()
+    if token is not None:
+        # A request that sends a token is judged by it alone: a bad token never falls back to the cookie.
+        found = await user_for_token(await connection(), token)
+        if found is not None:
+            g.user, g.api_token = found
+        return g.user
     auth_id = QuartAuth_extension().load_user().auth_id
     if auth_id:
         user_id, _, version = auth_id.partition(":")
@@ -111,8 +143,16 @@ async def check_request():
     if access is None and request.endpoint is not None:
         current_app.logger.error("view %s declares no access; denied", request.endpoint)
         raise Forbidden("This page is not available.")
+    if bearer_token() is not None and not is_api_request():
+        return _refuse(401, "API tokens are accepted by the JSON API (/api/customer360/…) only.")
     if access != EVERYONE:
         user = await current_user()
+        if user is None and bearer_token() is not None:
+            response = _refuse(
+                401, "The API token is not valid (unknown or revoked, or its account is disabled)."
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="customer360", error="invalid_token"'
+            return response
         if user is None:
             if request.method == "GET" and wants_html():
                 query = urlencode({"next": request.full_path.rstrip("?")})
@@ -122,7 +162,8 @@ async def check_request():
             return response
         if access is not None and user.role not in access:
             raise Forbidden(f"Your role ({user.role}) does not give access to this page.")
-    if request.method in UNSAFE_METHODS:
+    # A token-authenticated request carries no cookie a foreign page could ride on: nothing to forge.
+    if request.method in UNSAFE_METHODS and g.get("api_token") is None:
         expected = session.get("csrf")
         sent = request.headers.get(CSRF_HEADER) or (await request.form).get(CSRF_FIELD)
         if not expected or not sent or not hmac.compare_digest(expected, sent):

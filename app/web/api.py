@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BeforeValidator, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 from quart import Blueprint, abort, current_app, g, request
 from quart_schema import QuartSchema, validate_querystring, validate_request, validate_response
 from quart_schema.openapi import OpenAPIProvider
@@ -18,17 +25,18 @@ from quart_schema.validation import RequestSchemaValidationError
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, NotFound
 
 from app import emails as email_domain
+from app import invoices as invoice_domain
 from app import mailer
 from app.activity import ActivityPage, record_activity
 from app.analytics import Analytics, RevenueChart
 from app.consents import Consents
 from app.customers import MAX_ID, ProfileDetails
 from app.documents import DocumentsPage
-from app.invoices import InvoicesPage
+from app.invoices import MAX_AMOUNT_CENTS, REFERENCE_MAX_LENGTH, InvoicesPage
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
-from app.tables import ACTIVITY_KINDS, EMAIL_CATEGORIES, INVOICE_STATUSES
+from app.tables import ACTIVITY_KINDS, EMAIL_CATEGORIES, INVOICE_STATUSES, PAYMENT_METHODS
 from app.web.access import allow
 from app.web.customers import existing_customer
 from app.web.errors import json_error, render_error
@@ -36,6 +44,8 @@ from app.web.errors import json_error, render_error
 blueprint = Blueprint("api", __name__, url_prefix="/api/customer360")
 
 STAFF = ("advisor", "operations", "admin")
+# Who may write: the same roles as the pages' forms.
+CASHIERS = ("advisor", "admin")
 
 
 class ApiDocument(OpenAPIProvider):
@@ -56,6 +66,11 @@ class ApiDocument(OpenAPIProvider):
 
     def build_paths(self, rule):
         paths, components = super().build_paths(rule)
+        for operation in next(iter(paths.values())).values():
+            # Every operation needs credentials, and a role the operation allows.
+            error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+            operation["responses"].setdefault(401, {**error, "description": "No or invalid credentials"})
+            operation["responses"].setdefault(403, {**error, "description": "The role does not allow it"})
         if rule.endpoint == f"{blueprint.name}.section":
             for operation in next(iter(paths.values())).values():
                 for parameter in operation["parameters"]:
@@ -71,6 +86,12 @@ schema = QuartSchema(
     swagger_ui_path=None,
     info={"title": "ChronoTech Customer 360", "version": "1"},
     openapi_provider_class=ApiDocument,
+    # Other modules send an API token (`customer360 token create`); pages use their session cookie.
+    security_schemes={
+        "token": {"type": "http", "scheme": "bearer"},
+        "session": {"type": "apiKey", "in_": "cookie", "name": "session"},
+    },
+    security=[{"token": []}, {"session": []}],
 )
 
 
@@ -278,6 +299,15 @@ def iso_text_only(value: Any) -> Any:
     return value
 
 
+def json_integer(value: Any) -> Any:
+    """A count of cents as JSON has it: a number without a fraction (17163 or 17163.0), not text or true."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number (of cents), e.g. 11498 for $114.98")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number of cents, without a fraction")
+    return int(value)
+
+
 @dataclass
 class ActivityReport:
     kind: Literal[REPORTED_KINDS]  # type: ignore[valid-type]
@@ -321,6 +351,75 @@ async def report_activity(customer_id: int, data: ActivityReport):
     )
     await commit_and_announce(conn, current_app.extensions["broker"], [(customer_id, activity_id)])
     return ActivityRecorded(activity_id, customer_id), 201
+
+
+@dataclass
+class PaymentReport:
+    amount_cents: Annotated[int, Field(gt=0, le=MAX_AMOUNT_CENTS), BeforeValidator(json_integer)]
+    method: Literal[PAYMENT_METHODS]  # type: ignore[valid-type]
+    # The payment's own reference (terminal receipt, cheque number, transfer id).
+    reference: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=REFERENCE_MAX_LENGTH)] | None
+    ) = None
+    # When the money was received, if not now (a terminal's batch sent later).
+    received_at: Annotated[AwareDatetime, BeforeValidator(iso_text_only)] | None = None
+
+
+@dataclass
+class PaymentTaken:
+    payment_id: int
+    event_id: int
+    invoice_id: int
+    amount_cents: int
+    # The invoice after this payment: "paid", "partially_paid" or "overdue", and what is still due.
+    status: str
+    balance_cents: int
+
+
+@blueprint.post("/<int:customer_id>/invoices/<int:invoice_id>/payments")
+@allow(*CASHIERS)
+@validate_request(PaymentReport)
+@validate_response(PaymentTaken, 201)
+@validate_response(ErrorBody, 400)
+@validate_response(ErrorBody, 404)
+@validate_response(ErrorBody, 422)
+async def take_payment(customer_id: int, invoice_id: int, data: PaymentReport):
+    """A payment taken elsewhere (the POS, a terminal, online): added to the invoice by the same guarded
+    update as the page's form, so it can never overpay it; every open page sees the invoice and the KPIs
+    change. 422 when the invoice takes no payment or the amount is more than its balance."""
+    conn = await existing_customer(customer_id)
+    received_at = data.received_at.astimezone(UTC) if data.received_at else datetime.now(UTC)
+    if received_at > datetime.now(UTC) + CLOCK_SKEW:
+        return ErrorBody(Error("bad_request", "received_at: is in the future")), 400
+    try:
+        recorded = await invoice_domain.record_payment(
+            conn,
+            customer_id,
+            invoice_id,
+            invoice_domain.PaymentForm(data.amount_cents, data.method, data.reference or None),
+            actor_id=g.user.id,
+            received_at=received_at,
+        )
+    except invoice_domain.InvoiceNotFound:
+        await conn.rollback()
+        abort(404, f"Customer #{customer_id} has no invoice #{invoice_id}.")
+    except invoice_domain.PaymentInvalid as exc:
+        await conn.rollback()
+        # Named as in this API's body ("form" is the invoice as a whole: paid, void, draft).
+        fields = {
+            ("amount_cents" if field == "amount" else field): message for field, message in exc.errors.items()
+        }
+        message = "; ".join(f"{field}: {problem}" for field, problem in fields.items())
+        return ErrorBody(Error("unprocessable_entity", message, reason="payment_refused", fields=fields)), 422
+    await commit_and_announce(conn, current_app.extensions["broker"], [(customer_id, recorded.activity_id)])
+    return PaymentTaken(
+        recorded.payment_id,
+        recorded.activity_id,
+        invoice_id,
+        recorded.amount_cents,
+        recorded.status,
+        recorded.balance_cents,
+    ), 201
 
 
 @dataclass

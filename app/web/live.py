@@ -11,6 +11,7 @@ from app.activity import load_stream
 from app.db import connection, release_connection
 from app.live.hub import Hub, Subscription
 from app.live.render import Viewer
+from app.users import active_staff
 from app.web.access import allow
 from app.web.customers import existing_customer
 
@@ -28,10 +29,11 @@ def hub() -> Hub:
 @blueprint.get("/operations")
 @allow(*STAFF)
 async def operations():
-    entries = await load_stream(await connection())
-    advisors = sorted(
-        {(entry.actor_id, entry.actor) for entry in entries if entry.actor_id}, key=lambda a: a[1]
-    )
+    conn = await connection()
+    entries = await load_stream(conn)
+    # Everyone who may write, not only the authors of the entries shown: the filter also applies to what
+    # arrives while the page is open.
+    advisors = await active_staff(conn)
     return await render_template(
         "operations.html", entries=entries, advisors=advisors, watermark=hub().watermark
     )

@@ -6,8 +6,10 @@ import asyncio
 import re
 
 import pytest
+from sqlalchemy import update
 
 from app.live import hub as hub_module
+from app.tables import users
 from tests.conftest import csrf_token_of, sign_in
 from tests.factories import add_customer
 
@@ -176,6 +178,19 @@ async def test_pages_embed_their_resume_point_and_indicator(app, staff, customer
     assert 'id="live-status"' in html and 'role="status"' in html
     operations = await (await client.get("/operations")).get_data(as_text=True)
     assert 'ws-connect="/ws/activity"' in operations and 'id="activity-stream"' in operations
+
+
+async def test_the_streams_author_filter_offers_every_active_colleague(app, engine, staff):
+    """Not only the authors of the entries on the page: the filter also applies to what arrives later."""
+    async with engine.begin() as conn:
+        await conn.execute(update(users).where(users.c.id == staff["admin"].id).values(is_active=False))
+    client = await signed_in_client(app, staff["advisor"])
+    html = await (await client.get("/operations")).get_data(as_text=True)
+    offered = re.findall(r'<option value="(\d+)">([^<]+)</option>', html)
+    assert offered == [
+        (str(staff["advisor"].id), "Test Advisor"),
+        (str(staff["operations"].id), "Test Operations"),
+    ]
 
 
 async def test_with_redis_unreachable_pages_writes_and_events_still_work(settings, staff, customers):

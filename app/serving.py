@@ -1,0 +1,101 @@
+"""Serving with Hypercorn (uvloop), in one process or several, with graceful shutdown.
+
+Hypercorn's own multi-worker runner stops its workers through a shared event the application never sees, so
+open pages would only learn of a restart when the drain timeout cuts their sockets (1006). Here every worker,
+and the single process alike, runs Hypercorn's worker loop with a shutdown trigger of ours: on SIGTERM or
+Ctrl-C the open pages are told first (WebSocket close 1012, "service restart": they reconnect to whichever
+process serves next and resume where they were), then Hypercorn stops accepting and finishes the requests in
+flight, and the application's after-serving hooks drain the email queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from multiprocessing import get_context
+from multiprocessing.connection import wait
+from multiprocessing.synchronize import Event
+
+from hypercorn.config import Config, Sockets
+
+from app.config import Settings
+
+GRACEFUL_TIMEOUT = 10  # seconds for requests in flight once shutdown starts
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.worker_class = "uvloop"
+    config.accesslog = "-"
+    config.graceful_timeout = GRACEFUL_TIMEOUT
+    return config
+
+
+def serve(settings: Settings, workers: int) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit status."""
+    config = hypercorn_config(settings)
+    if workers == 1:
+        run_worker(settings, config, None, None)
+        return 0
+    # The parent binds once and hands the listening sockets to every worker (the kernel spreads accepts).
+    sockets = config.create_sockets()
+    context = get_context("spawn")
+    stop = context.Event()
+    # Workers inherit "ignore SIGINT" so a Ctrl-C reaching the whole process group goes through `stop`.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    processes = [
+        context.Process(target=run_worker, args=(settings, config, sockets, stop), name=f"worker-{number}")
+        for number in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stop.set())
+    # A worker that dies takes the others down with it: the process manager restarts the whole service.
+    wait([process.sentinel for process in processes])
+    stop.set()
+    for process in processes:
+        process.join()
+    for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+        sock.close()
+    return next((process.exitcode for process in processes if process.exitcode), 0)
+
+
+def run_worker(settings: Settings, config: Config, sockets: Sockets | None, stop: Event | None) -> None:
+    import uvloop
+    from hypercorn.asyncio.run import worker_serve
+    from hypercorn.utils import wrap_app
+
+    from app import create_app
+    from app.live.hub import SERVICE_RESTART
+
+    app = create_app(settings)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stopping.set)
+
+        if stop is not None:  # a worker stops on its own signal or on the parent's word
+
+            def relay() -> None:
+                stop.wait()
+                loop.call_soon_threadsafe(stopping.set)
+
+            threading.Thread(target=relay, name="shutdown relay", daemon=True).start()
+
+        async def shutdown_trigger() -> None:
+            await stopping.wait()
+            app.extensions["hub"].close_sockets(SERVICE_RESTART)
+
+        await worker_serve(
+            wrap_app(app, config.wsgi_max_body_size, "asgi"),
+            config,
+            sockets=sockets,
+            shutdown_trigger=shutdown_trigger,
+        )
+
+    uvloop.run(main())

@@ -1,0 +1,157 @@
+"""Scale-out for real: `customer360 serve --workers 2` behind one Redis. Events written through one worker
+process reach the sockets held by the other, every one once and in order; SIGTERM closes every socket of both
+workers with 1012 and the service exits cleanly.
+
+Which worker holds a connection is read from the kernel (/proc), not asked of the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.test_cli import customer360, free_port
+
+PASSWORD = "customer360-demo"  # the demo sign-ins `customer360 seed` creates
+CUSTOMER = 1
+NOTES = 24
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The worker processes `serve` spawned (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def holder(server_port: int, client_port: int, pids: list[int]) -> int:
+    """The worker whose end of the TCP connection 127.0.0.1:server_port <- client_port it is."""
+    wanted = (f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}")
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (fields[1], fields[2]) == wanted:
+            inode = fields[9]
+            break
+    else:
+        raise AssertionError(f"no server side for client port {client_port}")
+    owners = [pid for pid in pids if inode in socket_inodes(pid)]
+    assert len(owners) == 1, owners
+    return owners[0]
+
+
+@pytest.fixture
+def service(tmp_path, redis_url):
+    """Two workers on a seeded database, one Redis; yields (process, port)."""
+    port = free_port()
+    env = {
+        "VAR_DIR": str(tmp_path),
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/workers.db",
+        "REDIS_URL": redis_url,
+        "APP_ENV": "development",
+    }
+    assert customer360("migrate", env=env).returncode == 0
+    seeded = customer360("seed", "--customers", "2", "--activities-per-customer", "3", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    made = customer360("token", "create", "advisor@example.com", "--name", "workshop", env=env)
+    assert made.returncode == 0, made.stderr
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--workers", "2"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield server, port, made.stdout.strip()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+async def sign_in(session: aiohttp.ClientSession, base: str, email: str) -> None:
+    for _ in range(300):
+        try:
+            async with session.get(f"{base}/login") as response:
+                page = await response.text()
+            break
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"email": email, "password": PASSWORD, "csrf_token": token}
+    async with session.post(f"{base}/login", data=form, allow_redirects=False) as response:
+        assert response.status == 302
+
+
+async def collect(socket: aiohttp.ClientWebSocketResponse, count: int) -> list[int]:
+    """The event ids of the next `count` events the socket is sent."""
+    seen: list[int] = []
+    while len(seen) < count:
+        message = await asyncio.wait_for(socket.receive(), 10)
+        assert message.type == aiohttp.WSMsgType.TEXT, message
+        seen += [int(found) for found in re.findall(r'<meta name="live-event" content="(\d+)"', message.data)]
+    return seen
+
+
+async def test_events_written_through_one_worker_reach_sockets_held_by_the_other_once_in_order(service):
+    server, port, api_token = service
+    base = f"http://127.0.0.1:{port}"
+    jar = aiohttp.CookieJar(unsafe=True)  # keep cookies set by an IP-address host
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        await sign_in(session, base, "operations@example.com")
+        workers = worker_pids(server.pid)
+        assert len(workers) == 2
+        pages: dict[int, list] = {pid: [] for pid in workers}
+        streams: dict[int, list] = {pid: [] for pid in workers}
+        for _ in range(40):  # the kernel hands each connection to either worker: open until both hold some
+            for path, held in ((f"/ws/customers/{CUSTOMER}", pages), ("/ws/activity", streams)):
+                socket = await session.ws_connect(f"{base}{path}", headers={"Origin": base})
+                held[holder(port, socket.get_extra_info("sockname")[1], workers)].append(socket)
+            if all(pages.values()) and all(streams.values()):
+                break
+        assert all(pages.values()) and all(streams.values()), "every socket went to one worker"
+        await asyncio.sleep(0.3)  # let every socket's subscription settle
+
+        written: list[int] = []
+        # A fresh connection per write: the kernel spreads them over both workers too.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as api:
+            for number in range(NOTES):
+                async with api.post(
+                    f"{base}/api/customer360/{CUSTOMER}/activity",
+                    json={"kind": "note", "summary": f"Counted note #{number}"},
+                    headers={"Authorization": f"Bearer {api_token}"},
+                ) as response:
+                    assert response.status == 201, await response.text()
+                    written.append((await response.json())["id"])
+
+        every_socket = [
+            socket for held in (pages, streams) for sockets in held.values() for socket in sockets
+        ]
+        for socket in every_socket:
+            assert await collect(socket, NOTES) == written  # each once, in commit order
+
+        server.send_signal(signal.SIGTERM)
+        for socket in every_socket:
+            # The close frame the server sent (read later, the worker may be gone, so the reply fails).
+            message = await asyncio.wait_for(socket.receive(), 15)
+            assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1012)
+    assert await asyncio.to_thread(server.wait, 30) == 0
