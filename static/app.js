@@ -26,6 +26,10 @@ function liveRoot() {
   return document.getElementById("live");
 }
 
+// Reconnect after a random delay under a ceiling that doubles with each failed attempt (spreading the pages
+// of a restarted server), but never above 10 s, so a page back from a network drop is live again soon.
+htmx.config.wsReconnectDelay = (retryCount) => Math.min(1000 * 2 ** retryCount, 10000) * Math.random();
+
 htmx.createWebSocket = (url) => {
   // The first connection resumes from the page's own render (htmx connects before DOMContentLoaded
   // handlers of later scripts run, so read it here).
@@ -44,6 +48,22 @@ function oobTarget(element) {
   const colon = spec.indexOf(":");
   const selector = colon > 0 ? spec.slice(colon + 1) : "#" + CSS.escape(element.id);
   return document.querySelector(selector);
+}
+
+// Table rows (an invoice, a work order) come wrapped in <template>: each replaces the element with its id, if
+// the page shows it.
+function replaceRows(content) {
+  for (const row of Array.from(content.children)) {
+    const current = row.id && document.getElementById(row.id);
+    if (!current) continue;
+    row.removeAttribute("hx-swap-oob");
+    current.replaceWith(row);
+    htmx.process(row);
+  }
+}
+
+function isInsertion(element) {
+  return /^(afterbegin|beforeend):/.test(element.getAttribute("hx-swap-oob") || "");
 }
 
 function timelineAccepts(timeline, kind) {
@@ -81,9 +101,13 @@ htmx.defineExtension("live", {
         live.lastEventId = Math.max(live.lastEventId, Number(element.content) || 0);
         element.remove();
         setTimeout(refreshAllSections, 0);
+      } else if (element.matches("template[data-replace]")) {
+        replaceRows(element.content);
+        element.remove();
       } else {
         const target = oobTarget(element);
-        const entry = element.firstElementChild;
+        // An entry inserted into a list (timeline, stream) rather than an element replaced in place.
+        const entry = isInsertion(element) ? element.firstElementChild : null;
         if (!target) {
           element.remove();
         } else if (entry && entry.id && document.getElementById(entry.id)) {

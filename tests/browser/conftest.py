@@ -36,7 +36,7 @@ def free_port() -> int:
 class Server:
     """`customer360 serve` in a subprocess, which a test may stop and start again on the same port."""
 
-    def __init__(self, var_dir: Path) -> None:
+    def __init__(self, var_dir: Path, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -45,15 +45,17 @@ class Server:
             "DATABASE_URL": f"sqlite:///{var_dir / 'browser.sqlite3'}",
             "PORT": str(self.port),
             "APP_ENV": "development",
+            **env,
         }
         self.database_url = self.env["DATABASE_URL"]
         self.process: subprocess.Popen | None = None
         self.log = (var_dir / "server.log").open("a")
 
-    def cli(self, *args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "app.cli", *args], env=self.env, check=True, capture_output=True
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", *args], env=self.env, check=True, capture_output=True, text=True
         )
+        return done.stdout
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -118,17 +120,19 @@ def open_page(browser, server, request, tmp_path):
     and the page's HTML in tests/artifacts/."""
     contexts = []
 
-    def open_as(email: str):
+    def open_as(email: str, base: str | None = None):
+        """Signed in as `email`, through `base` (the server's own address unless told)."""
+        base = base or server.base
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         contexts.append(context)
         page = context.new_page()
         page.errors = []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.goto(f"{server.base}/login")
+        page.goto(f"{base}/login")
         page.fill("#email", email)
         page.fill("#password", PASSWORD)
         page.click("form button[type=submit]")
-        page.wait_for_url(f"{server.base}/customers")
+        page.wait_for_url(f"{base}/customers")
         return page
 
     yield open_as

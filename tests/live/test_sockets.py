@@ -148,6 +148,7 @@ async def test_a_payment_updates_the_invoice_row_totals_and_tiles(app, staff, en
         assert response.status_code == 200
         message = await receive(page)
         assert f'id="invoice-{invoice_id}" hx-swap-oob="true"' in message
+        assert message.count("<template data-replace>") == 1  # a table row travels wrapped
         assert 'id="invoice-totals" hx-swap-oob="true"' in message
         assert 'id="analytics-tiles" hx-swap-oob="true"' in message
         assert '<meta name="live-refresh" content="revenue-chart">' in message
