@@ -22,6 +22,7 @@ from hypercorn.config import Config, Sockets
 from app.config import Settings
 
 GRACEFUL_TIMEOUT = 10  # seconds for requests in flight once shutdown starts
+WEBSOCKET_PING_INTERVAL = 20  # seconds
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -30,6 +31,9 @@ def hypercorn_config(settings: Settings) -> Config:
     config.worker_class = "uvloop"
     config.accesslog = "-"
     config.graceful_timeout = GRACEFUL_TIMEOUT
+    # Pings keep an idle page's socket alive through proxies that close quiet connections (nginx after 60 s
+    # by default), and let the kernel find connections whose browser vanished without a word.
+    config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
     return config
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlencode
 
+from jinja2 import pass_context
 from quart import (
     Quart,
     current_app,
@@ -32,6 +33,13 @@ from app.tokens import user_for_token
 from app.users import User, get_user
 
 F = TypeVar("F", bound=Callable)
+
+# The role matrix: each view allows one of these groups (tests/web/test_access.py holds the whole table).
+READERS = ("advisor", "operations", "admin")  # customers, every section, the JSON API's reads
+WRITERS = ("advisor", "admin")  # notes, payments, profile, work orders, consents, documents, emails
+WATCHERS = ("operations", "admin")  # the shop-wide operations stream
+ADMINS = ("admin",)  # staff accounts, privacy requests (export, erasure), the audit trail
+GROUPS = {"read": READERS, "write": WRITERS, "watch": WATCHERS, "admin": ADMINS}
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
@@ -66,6 +74,14 @@ def access_of(endpoint: str | None) -> str | frozenset[str] | None:
         return frozenset(ROLES)
     view = current_app.view_functions.get(endpoint) if endpoint else None
     return getattr(view, "access", None)
+
+
+@pass_context
+def may(context, group: str) -> bool:
+    """In templates: whether the user the page is rendered for belongs to a group of the role matrix
+    ("write", "watch", "admin"), to show only the forms and links their role can use."""
+    user = context.get("user")
+    return user is not None and user.role in GROUPS[group]
 
 
 def auth_id_for(user: User) -> str:
@@ -211,6 +227,7 @@ def init_app(app: Quart) -> None:
     app.before_request(check_request)
     app.before_websocket(check_websocket)
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["may"] = may
 
     app.after_request(add_security_headers)
 

@@ -9,16 +9,15 @@ from app import activity
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
-from app.web.access import allow
+from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 
 blueprint = Blueprint("activity", __name__, url_prefix="/customers/<int:customer_id>")
 
-STAFF = ("advisor", "operations", "admin")
 
 
 @blueprint.get("/activity")
-@allow(*STAFF)
+@allow(*READERS)
 async def more(customer_id: int):
     """The next page of the timeline, as rows to put in place of the "load more" link."""
     conn = await existing_customer(customer_id)
@@ -30,7 +29,7 @@ async def more(customer_id: int):
 
 
 @blueprint.post("/notes")
-@allow("advisor", "admin")
+@allow(*WRITERS)
 async def add_note(customer_id: int):
     conn = await existing_customer(customer_id)
     form = await request.form

@@ -37,15 +37,12 @@ from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import ACTIVITY_KINDS, EMAIL_CATEGORIES, INVOICE_STATUSES, PAYMENT_METHODS
-from app.web.access import allow
+from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.errors import json_error, render_error
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/customer360")
 
-STAFF = ("advisor", "operations", "admin")
-# Who may write: the same roles as the pages' forms.
-CASHIERS = ("advisor", "admin")
 
 
 class ApiDocument(OpenAPIProvider):
@@ -198,7 +195,7 @@ def dump(value: Any) -> Any:
 
 
 @blueprint.get("/<int:customer_id>/profile")
-@allow(*STAFF)
+@allow(*READERS)
 @validate_response(ProfileDetails)
 @validate_response(ErrorBody, 404)
 async def profile(customer_id: int):
@@ -207,7 +204,7 @@ async def profile(customer_id: int):
 
 
 @blueprint.get("/<int:customer_id>/sections/<section>")
-@allow(*STAFF)
+@allow(*READERS)
 @validate_response(SectionEnvelope)
 @validate_response(ErrorBody, 404)
 async def section(customer_id: int, section: str):
@@ -218,7 +215,7 @@ async def section(customer_id: int, section: str):
 
 
 @blueprint.get("/<int:customer_id>/activity")
-@allow(*STAFF)
+@allow(*READERS)
 @validate_querystring(ActivityQuery)
 @validate_response(ActivityPage)
 @validate_response(ErrorBody, 400)
@@ -229,7 +226,7 @@ async def activity(customer_id: int, query_args: ActivityQuery):
 
 
 @blueprint.get("/<int:customer_id>/invoices")
-@allow(*STAFF)
+@allow(*READERS)
 @validate_querystring(InvoicesQuery)
 @validate_response(InvoicesPage)
 @validate_response(ErrorBody, 400)
@@ -240,7 +237,7 @@ async def invoices(customer_id: int, query_args: InvoicesQuery):
 
 
 @blueprint.get("/<int:customer_id>/documents")
-@allow(*STAFF)
+@allow(*READERS)
 @validate_querystring(CursorQuery)
 @validate_response(DocumentsPage)
 @validate_response(ErrorBody, 400)
@@ -251,7 +248,7 @@ async def documents(customer_id: int, query_args: CursorQuery):
 
 
 @blueprint.get("/<int:customer_id>/analytics")
-@allow(*STAFF)
+@allow(*READERS)
 @validate_response(Analytics)
 @validate_response(ErrorBody, 404)
 async def analytics(customer_id: int):
@@ -260,7 +257,7 @@ async def analytics(customer_id: int):
 
 
 @blueprint.get("/<int:customer_id>/revenue-chart")
-@allow(*STAFF)
+@allow(*READERS)
 @validate_querystring(RevenueChartQuery)
 @validate_response(RevenueChart)
 @validate_response(ErrorBody, 400)
@@ -271,7 +268,7 @@ async def revenue_chart(customer_id: int, query_args: RevenueChartQuery):
 
 
 @blueprint.get("/<int:customer_id>/consents")
-@allow(*STAFF)
+@allow(*READERS)
 @validate_response(Consents)
 @validate_response(ErrorBody, 404)
 async def consents(customer_id: int):
@@ -325,7 +322,7 @@ class ActivityRecorded:
 
 
 @blueprint.post("/<int:customer_id>/activity")
-@allow("advisor", "admin")
+@allow(*WRITERS)
 @validate_request(ActivityReport)
 @validate_response(ActivityRecorded, 201)
 @validate_response(ErrorBody, 400)
@@ -377,7 +374,7 @@ class PaymentTaken:
 
 
 @blueprint.post("/<int:customer_id>/invoices/<int:invoice_id>/payments")
-@allow(*CASHIERS)
+@allow(*WRITERS)
 @validate_request(PaymentReport)
 @validate_response(PaymentTaken, 201)
 @validate_response(ErrorBody, 400)
@@ -433,7 +430,7 @@ class SentEmail:
 
 
 @blueprint.post("/<int:customer_id>/send-email")
-@allow("advisor", "admin")
+@allow(*WRITERS)
 @validate_request(SendEmailRequest)
 @validate_response(SentEmail, 202)
 @validate_response(ErrorBody, 400)

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from app.db import connection
 from app.tables import users
 from app.users import get_user_for_sign_in, record_sign_in, verify_password
-from app.web.access import allow, auth_id_for, current_user, public, rotate_csrf_token, sign_out
+from app.web.access import READERS, allow, auth_id_for, current_user, public, rotate_csrf_token, sign_out
 
 blueprint = Blueprint("auth", __name__)
 
@@ -70,7 +70,7 @@ async def login_submit():
 
 
 @blueprint.post("/logout")
-@allow("advisor", "operations", "admin")
+@allow(*READERS)
 async def logout():
     # Ends every session of this user, not only this browser's: a shared workstation left signed in
     # elsewhere is signed out too.

@@ -14,13 +14,12 @@ from app.db import connection
 from app.pagination import BadCursor, decode_cursor, encode_cursor
 from app.params import ParamError
 from app.sections import SECTIONS
-from app.web.access import allow
+from app.web.access import READERS, allow
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("customers", __name__)
 
-STAFF = ("advisor", "operations", "admin")
 
 
 async def existing_customer(customer_id: int) -> AsyncConnection:
@@ -32,13 +31,13 @@ async def existing_customer(customer_id: int) -> AsyncConnection:
 
 
 @blueprint.get("/")
-@allow(*STAFF)
+@allow(*READERS)
 async def home():
     return redirect(url_for("customers.index"))
 
 
 @blueprint.get("/customers")
-@allow(*STAFF)
+@allow(*READERS)
 async def index():
     try:
         query = check_query(request.args.get("q", ""))
@@ -67,7 +66,7 @@ async def index():
 
 
 @blueprint.get("/customers/<int:customer_id>")
-@allow(*STAFF)
+@allow(*READERS)
 async def show(customer_id: int):
     profile = await get_profile(await connection(), customer_id)
     if profile is None:
@@ -89,7 +88,7 @@ async def show(customer_id: int):
 
 
 @blueprint.get("/customers/<int:customer_id>/sections/<name>")
-@allow(*STAFF)
+@allow(*READERS)
 async def section(customer_id: int, name: str):
     """One section as an HTML partial; a failure stays inside it (an error box with a Retry button)."""
     section = SECTIONS.get(name)

@@ -15,7 +15,7 @@ from app.db import connection
 from app.live.events import announce
 from app.params import ParamError
 from app.sections import SECTIONS
-from app.web.access import allow
+from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.filters import language
 from app.web.htmx import is_htmx, refresh_sections
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("documents", __name__, url_prefix="/customers/<int:customer_id>")
 
-STAFF = ("advisor", "operations", "admin")
 # What the browser's file picker offers; the server judges by content all the same.
 ACCEPT = ",".join(
     [f".{ext}" for kind in documents.ALLOWED_TYPES.values() for ext in kind.extensions]
@@ -64,7 +63,7 @@ async def render_section(conn, customer_id: int, **form_state) -> str:
 
 
 @blueprint.get("/documents")
-@allow(*STAFF)
+@allow(*READERS)
 async def more(customer_id: int):
     """The next page of documents, as rows to put in place of the "load more" row."""
     conn = await existing_customer(customer_id)
@@ -76,7 +75,7 @@ async def more(customer_id: int):
 
 
 @blueprint.post("/documents")
-@allow("advisor", "admin")
+@allow(*WRITERS)
 async def upload(customer_id: int):
     """Upload one or more files: all are kept, or none (each refusal says which file and why)."""
     conn = await existing_customer(customer_id)
@@ -149,7 +148,7 @@ async def upload(customer_id: int):
 
 
 @blueprint.get("/documents/<int:document_id>")
-@allow(*STAFF)
+@allow(*READERS)
 async def download(customer_id: int, document_id: int):
     """The file, as an attachment under its (cleaned) name, only under the customer it belongs to."""
     conn = await connection()

@@ -12,13 +12,12 @@ from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import EMAIL_CATEGORIES
-from app.web.access import allow
+from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.htmx import is_htmx
 
 blueprint = Blueprint("emails", __name__, url_prefix="/customers/<int:customer_id>")
 
-STAFF = ("advisor", "operations", "admin")
 
 LABELS = SimpleNamespace(
     categories=emails.CATEGORY_LABELS,
@@ -48,7 +47,7 @@ async def render_section(conn, customer_id: int, **context) -> str:
 
 
 @blueprint.get("/emails")
-@allow(*STAFF)
+@allow(*READERS)
 async def more(customer_id: int):
     """Older emails, as rows to put in place of the "show older" row."""
     conn = await existing_customer(customer_id)
@@ -60,7 +59,7 @@ async def more(customer_id: int):
 
 
 @blueprint.get("/emails/<int:email_id>")
-@allow(*STAFF)
+@allow(*READERS)
 async def show(customer_id: int, email_id: int):
     """One email in full, as it was (or will be) sent."""
     conn = await existing_customer(customer_id)
@@ -72,7 +71,7 @@ async def show(customer_id: int, email_id: int):
 
 
 @blueprint.post("/emails")
-@allow("advisor", "admin")
+@allow(*WRITERS)
 async def send(customer_id: int):
     """Queue an email to the customer, if their consent allows it; the section comes back with it listed."""
     conn = await existing_customer(customer_id)
@@ -114,7 +113,7 @@ async def send(customer_id: int):
 
 
 @blueprint.post("/emails/<int:email_id>/retry")
-@allow("advisor", "admin")
+@allow(*WRITERS)
 async def retry(customer_id: int, email_id: int):
     """Put a failed or refused email back in the outbox (its consent is checked again)."""
     conn = await existing_customer(customer_id)

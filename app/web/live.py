@@ -12,12 +12,11 @@ from app.db import connection, release_connection
 from app.live.hub import Hub, Subscription
 from app.live.render import Viewer
 from app.users import active_staff
-from app.web.access import allow
+from app.web.access import READERS, WATCHERS, allow
 from app.web.customers import existing_customer
 
 blueprint = Blueprint("live", __name__)
 
-STAFF = ("advisor", "operations", "admin")
 # Pages send nothing but pings; anything bigger is not from our page.
 MAX_INCOMING = 1024
 
@@ -27,7 +26,7 @@ def hub() -> Hub:
 
 
 @blueprint.get("/operations")
-@allow(*STAFF)
+@allow(*WATCHERS)
 async def operations():
     conn = await connection()
     entries = await load_stream(conn)
@@ -40,14 +39,14 @@ async def operations():
 
 
 @blueprint.websocket("/ws/customers/<int:customer_id>")
-@allow(*STAFF)
+@allow(*READERS)
 async def customer_socket(customer_id: int):
     await existing_customer(customer_id)
     await serve(customer_id)
 
 
 @blueprint.websocket("/ws/activity")
-@allow(*STAFF)
+@allow(*WATCHERS)
 async def activity_socket():
     await serve(None)
 

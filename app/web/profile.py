@@ -12,7 +12,7 @@ from app.live.events import commit_and_announce
 from app.profile import PROVINCES, ProfileInvalid, StaleProfile, parse_profile_form, update_profile
 from app.sections import SECTIONS
 from app.tables import CHANNELS
-from app.web.access import allow
+from app.web.access import WRITERS, allow
 
 blueprint = Blueprint("profile", __name__, url_prefix="/customers/<int:customer_id>")
 
@@ -33,7 +33,7 @@ async def render_form(customer_id: int, *, values, version: str, errors=None, st
 
 
 @blueprint.get("/profile/edit")
-@allow("advisor", "admin")
+@allow(*WRITERS)
 async def edit(customer_id: int):
     profile = await get_profile(await connection(), customer_id)
     if profile is None:
@@ -54,7 +54,7 @@ async def edit(customer_id: int):
 
 
 @blueprint.post("/profile")
-@allow("advisor", "admin")
+@allow(*WRITERS)
 async def save(customer_id: int):
     conn = await connection()
     form = await request.form

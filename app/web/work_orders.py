@@ -10,15 +10,12 @@ from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import WORK_ORDER_STATUSES
-from app.web.access import allow
+from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.htmx import refresh_sections
 
 blueprint = Blueprint("work_orders", __name__, url_prefix="/customers/<int:customer_id>")
 
-STAFF = ("advisor", "operations", "admin")
-# Who may move a work order along or invoice it; the templates hide the forms from the others.
-EDITORS = ("advisor", "admin")
 
 
 @blueprint.record_once
@@ -26,7 +23,6 @@ def template_globals(state) -> None:
     state.app.jinja_env.globals.update(
         work_order_statuses=WORK_ORDER_STATUSES,
         work_order_status_labels=work_orders.STATUS_LABELS,
-        work_order_roles=EDITORS,
     )
 
 
@@ -44,7 +40,7 @@ async def render_row(conn, customer_id: int, work_order_id: int, **context) -> s
 
 
 @blueprint.get("/work-orders")
-@allow(*STAFF)
+@allow(*READERS)
 async def more(customer_id: int):
     """The next page of work orders, as rows to put in place of the "load more" row."""
     conn = await existing_customer(customer_id)
@@ -56,7 +52,7 @@ async def more(customer_id: int):
 
 
 @blueprint.post("/work-orders/<int:work_order_id>/status")
-@allow(*EDITORS)
+@allow(*WRITERS)
 async def change_status(customer_id: int, work_order_id: int):
     conn = await existing_customer(customer_id)
     if await work_orders.get_work_order(conn, customer_id, work_order_id) is None:
@@ -92,7 +88,7 @@ async def change_status(customer_id: int, work_order_id: int):
 
 
 @blueprint.post("/work-orders/<int:work_order_id>/invoice")
-@allow(*EDITORS)
+@allow(*WRITERS)
 async def issue_invoice(customer_id: int, work_order_id: int):
     conn = await existing_customer(customer_id)
     if await work_orders.get_work_order(conn, customer_id, work_order_id) is None:

@@ -172,7 +172,7 @@ async def test_handshakes_without_session_or_from_elsewhere_are_refused(app, sta
 
 
 async def test_pages_embed_their_resume_point_and_indicator(app, staff, customers):
-    client = await signed_in_client(app, staff["advisor"])
+    client = await signed_in_client(app, staff["operations"])
     html = await (await client.get(f"/customers/{customers[0]}")).get_data(as_text=True)
     assert f'ws-connect="/ws/customers/{customers[0]}"' in html
     assert re.search(r'data-after="\d+"', html)
@@ -185,7 +185,7 @@ async def test_the_streams_author_filter_offers_every_active_colleague(app, engi
     """Not only the authors of the entries on the page: the filter also applies to what arrives later."""
     async with engine.begin() as conn:
         await conn.execute(update(users).where(users.c.id == staff["admin"].id).values(is_active=False))
-    client = await signed_in_client(app, staff["advisor"])
+    client = await signed_in_client(app, staff["operations"])
     html = await (await client.get("/operations")).get_data(as_text=True)
     offered = re.findall(r'<option value="(\d+)">([^<]+)</option>', html)
     assert offered == [
