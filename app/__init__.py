@@ -13,7 +13,7 @@ from app.config import ConfigError, Settings
 from app.customers import MAX_ID
 from app.live.broker import create_broker
 from app.live.hub import Hub
-from app.web import access, errors, filters
+from app.web import access, auditing, errors, filters, limits
 
 
 class RowIdConverter(IntegerConverter):
@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["hub"] = hub
 
     access.init_app(app)
+    auditing.init_app(app)
+    limits.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
     mailer.init_app(app)
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     from app.web import (
         activity,
+        admin,
         api,
         auth,
         consents,
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         health,
         invoices,
         live,
+        privacy,
         profile,
         work_orders,
     )
@@ -93,6 +97,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         consents,
         emails,
         live,
+        admin,
+        privacy,
     ):
         app.register_blueprint(module.blueprint)
     api.init_app(app)

@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +38,8 @@ class Settings:
     allowed_origins: tuple[str, ...]
     shop_timezone: ZoneInfo
     var_dir: Path
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); nobody's by default.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -72,7 +75,20 @@ class Settings:
             allowed_origins=parse_allowed_origins(get("ALLOWED_ORIGINS"), host, port),
             shop_timezone=parse_timezone(get("SHOP_TIMEZONE")),
             var_dir=var_dir,
+            trusted_proxies=parse_trusted_proxies(get("TRUSTED_PROXIES")),
         )
+
+
+def parse_trusted_proxies(value: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
+    """TRUSTED_PROXIES: comma-separated addresses or networks (10.0.0.5, 10.0.0.0/8, ::1)."""
+    networks = []
+    for item in (value or "").split(","):
+        if item := item.strip():
+            try:
+                networks.append(ip_network(item, strict=False))
+            except ValueError:
+                raise ConfigError("TRUSTED_PROXIES", f"{item!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 def parse_port(value: str | None) -> int:

@@ -62,6 +62,8 @@ class Profile:
     advisor_name: str | None
     customer_since: datetime
     updated_at: datetime
+    # When their personal data was erased on request (app.privacy), else None.
+    erased_at: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -217,6 +219,7 @@ async def get_profile(conn: AsyncConnection, customer_id: int) -> Profile | None
         users.c.name.label("advisor_name"),
         customers.c.created_at,
         customers.c.updated_at,
+        customers.c.erased_at,
     )
     statement = statement.outerjoin(users, users.c.id == customers.c.assigned_advisor_id).where(
         customers.c.id == customer_id
@@ -243,6 +246,7 @@ async def get_profile(conn: AsyncConnection, customer_id: int) -> Profile | None
         advisor_name=row.advisor_name,
         customer_since=row.created_at,
         updated_at=row.updated_at,
+        erased_at=row.erased_at,
     )
 
 

@@ -162,6 +162,8 @@ customers = Table(
     Column("status", String(10), nullable=False, server_default="active"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Set when the customer's personal data was erased on request (the row stays: invoices refer to it).
+    Column("erased_at", UTCDateTime),
     one_of("preferred_channel", CHANNELS),
     one_of("language", LANGUAGES),
     one_of("status", CUSTOMER_STATUSES),
@@ -390,6 +392,40 @@ emails = Table(
     Index(None, "customer_id", "created_at", "id"),
     # The delivery worker picks queued mail by due time.
     Index(None, "status", "next_attempt_at"),
+)
+
+PRIVACY_REQUEST_KINDS = ("export", "erasure")
+
+# A customer's requests under privacy law (access and portability, erasure): who asked for what, when it was
+# done, and what it covered. Never personal data itself: counts of rows.
+privacy_requests = Table(
+    "privacy_requests",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("requested_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Column("details", JSON),
+    Index(None, "customer_id", "requested_at"),
+    one_of("kind", PRIVACY_REQUEST_KINDS),
+)
+
+SUPPRESSION_KINDS = ("email", "phone")
+
+# People erased on request, so that an import does not bring them back: only a SHA-256 of each address or
+# number (normalised as app.keys does), which identifies no one but recognises them.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(5), nullable=False),
+    Column("value_hash", String(64), nullable=False),
+    Column("privacy_request_id", Id, ForeignKey("privacy_requests.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "value_hash"),
+    one_of("kind", SUPPRESSION_KINDS),
 )
 
 audit_log = Table(

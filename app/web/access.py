@@ -31,6 +31,7 @@ from app.db import connection
 from app.tables import ROLES
 from app.tokens import user_for_token
 from app.users import User, get_user
+from app.web import auditing
 
 F = TypeVar("F", bound=Callable)
 
@@ -192,7 +193,17 @@ async def check_request():
 
 
 async def check_websocket():
-    """before_websocket: refuse the handshake, before accept, from a foreign page or without a session."""
+    """before_websocket: refuse the handshake, before accept, from a foreign page or without a session.
+    Every refusal is in the audit trail (a cross-site hijacking attempt looks like a foreign Origin)."""
+    refusal = await _websocket_refusal()
+    if refusal is not None:
+        message, status = refusal
+        auditing.note(reason=message, origin=websocket.headers.get("Origin", "")[:200])
+        await auditing.write("websocket.refused", status=status)
+    return refusal
+
+
+async def _websocket_refusal() -> tuple[str, int] | None:
     access = access_of(websocket.endpoint)
     if access is None:
         return "Forbidden", 403

@@ -9,11 +9,11 @@ from app import activity
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
+from app.web import limits
 from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 
 blueprint = Blueprint("activity", __name__, url_prefix="/customers/<int:customer_id>")
-
 
 
 @blueprint.get("/activity")
@@ -30,6 +30,7 @@ async def more(customer_id: int):
 
 @blueprint.post("/notes")
 @allow(*WRITERS)
+@limits.writes
 async def add_note(customer_id: int):
     conn = await existing_customer(customer_id)
     form = await request.form

@@ -37,12 +37,13 @@ from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import ACTIVITY_KINDS, EMAIL_CATEGORIES, INVOICE_STATUSES, PAYMENT_METHODS
+from app.web import limits
 from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.errors import json_error, render_error
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/customer360")
-
+limits.limit_api(blueprint)
 
 
 class ApiDocument(OpenAPIProvider):

@@ -9,8 +9,10 @@ from quart_auth import AuthUser, login_user
 from sqlalchemy import update
 
 from app.db import connection
+from app.keys import email_key
 from app.tables import users
 from app.users import get_user_for_sign_in, record_sign_in, verify_password
+from app.web import auditing, limits
 from app.web.access import READERS, allow, auth_id_for, current_user, public, rotate_csrf_token, sign_out
 
 blueprint = Blueprint("auth", __name__)
@@ -41,6 +43,7 @@ async def login():
 
 @blueprint.post("/login")
 @public
+@limits.sign_in
 async def login_submit():
     form = await request.form
     email = form.get("email", "").strip()
@@ -57,12 +60,17 @@ async def login_submit():
         # Always verify (against a dummy hash for unknown addresses): equal time whatever is wrong.
         valid = await verify_password(password_hash, password)
         if valid and user is not None and user.is_active:
+            g.user = user  # for the audit entry of this sign-in
+            auditing.note("sign_in")
             await record_sign_in(conn, user.id)
             await conn.commit()
             rotate_csrf_token()
             login_user(AuthUser(auth_id_for(user)))
             return redirect(landing(next_url))
         error = "Wrong email address or password."
+    # The address as typed (never the password), so that attempts on one account can be found.
+    g.audit_email = email_key(email[:MAX_EMAIL_LENGTH]) if email else None
+    auditing.note("sign_in_failed")
     return (
         await render_template("login.html", next=next_url, email=email[:MAX_EMAIL_LENGTH], error=error),
         400 if error.startswith("Enter") else 401,

@@ -10,6 +10,7 @@ from app import consents
 from app.live.events import commit_and_announce
 from app.sections import SECTIONS
 from app.tables import CHANNELS, CONSENT_PURPOSES
+from app.web import limits
 from app.web.access import WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.htmx import is_htmx, refresh_sections
@@ -50,6 +51,7 @@ async def render_section(conn, customer_id: int, **context) -> str:
 
 @blueprint.post("/consents")
 @allow(*WRITERS)
+@limits.writes
 async def change(customer_id: int):
     """Grant or withdraw a consent; the section comes back with the matrix and its history up to date."""
     conn = await existing_customer(customer_id)

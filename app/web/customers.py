@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("customers", __name__)
 
 
-
 async def existing_customer(customer_id: int) -> AsyncConnection:
     """The request's connection, once the customer is known to exist (else 404)."""
     conn = await connection()

@@ -15,6 +15,7 @@ from app.db import connection
 from app.live.events import announce
 from app.params import ParamError
 from app.sections import SECTIONS
+from app.web import limits
 from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.filters import language
@@ -76,6 +77,7 @@ async def more(customer_id: int):
 
 @blueprint.post("/documents")
 @allow(*WRITERS)
+@limits.writes
 async def upload(customer_id: int):
     """Upload one or more files: all are kept, or none (each refusal says which file and why)."""
     conn = await existing_customer(customer_id)

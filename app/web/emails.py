@@ -12,6 +12,7 @@ from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import EMAIL_CATEGORIES
+from app.web import limits
 from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.htmx import is_htmx
@@ -72,6 +73,7 @@ async def show(customer_id: int, email_id: int):
 
 @blueprint.post("/emails")
 @allow(*WRITERS)
+@limits.writes
 async def send(customer_id: int):
     """Queue an email to the customer, if their consent allows it; the section comes back with it listed."""
     conn = await existing_customer(customer_id)
@@ -114,6 +116,7 @@ async def send(customer_id: int):
 
 @blueprint.post("/emails/<int:email_id>/retry")
 @allow(*WRITERS)
+@limits.writes
 async def retry(customer_id: int, email_id: int):
     """Put a failed or refused email back in the outbox (its consent is checked again)."""
     conn = await existing_customer(customer_id)

@@ -34,6 +34,15 @@ def json_error(status: int, message: str, **extra):
 
 
 async def render_error(error: HTTPException):
+    response = await current_app.make_response(await _error_response(error))
+    # What the error says about itself: Retry-After on a 429, Allow on a 405, WWW-Authenticate on a 401.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+async def _error_response(error: HTTPException):
     status = error.code or 500
     message = error.description if status < 500 else "Something went wrong on our side. Try again shortly."
     if isinstance(error, NotFound) and message == NotFound.description:

@@ -11,12 +11,12 @@ from app.params import ParamError
 from app.sections import SECTIONS
 from app.shop_time import shop_today
 from app.tables import INVOICE_STATUSES, PAYMENT_METHODS
+from app.web import limits
 from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.htmx import refresh_sections
 
 blueprint = Blueprint("invoices", __name__, url_prefix="/customers/<int:customer_id>")
-
 
 
 @blueprint.record_once
@@ -47,6 +47,7 @@ async def more(customer_id: int):
 
 @blueprint.post("/invoices/<int:invoice_id>/payments")
 @allow(*WRITERS)
+@limits.writes
 async def record_payment(customer_id: int, invoice_id: int):
     conn = await existing_customer(customer_id)
     today = shop_today()

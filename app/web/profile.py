@@ -12,6 +12,7 @@ from app.live.events import commit_and_announce
 from app.profile import PROVINCES, ProfileInvalid, StaleProfile, parse_profile_form, update_profile
 from app.sections import SECTIONS
 from app.tables import CHANNELS
+from app.web import limits
 from app.web.access import WRITERS, allow
 
 blueprint = Blueprint("profile", __name__, url_prefix="/customers/<int:customer_id>")
@@ -55,6 +56,7 @@ async def edit(customer_id: int):
 
 @blueprint.post("/profile")
 @allow(*WRITERS)
+@limits.writes
 async def save(customer_id: int):
     conn = await connection()
     form = await request.form

@@ -10,12 +10,12 @@ from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.tables import WORK_ORDER_STATUSES
+from app.web import limits
 from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
 from app.web.htmx import refresh_sections
 
 blueprint = Blueprint("work_orders", __name__, url_prefix="/customers/<int:customer_id>")
-
 
 
 @blueprint.record_once
@@ -53,6 +53,7 @@ async def more(customer_id: int):
 
 @blueprint.post("/work-orders/<int:work_order_id>/status")
 @allow(*WRITERS)
+@limits.writes
 async def change_status(customer_id: int, work_order_id: int):
     conn = await existing_customer(customer_id)
     if await work_orders.get_work_order(conn, customer_id, work_order_id) is None:
@@ -89,6 +90,7 @@ async def change_status(customer_id: int, work_order_id: int):
 
 @blueprint.post("/work-orders/<int:work_order_id>/invoice")
 @allow(*WRITERS)
+@limits.writes
 async def issue_invoice(customer_id: int, work_order_id: int):
     conn = await existing_customer(customer_id)
     if await work_orders.get_work_order(conn, customer_id, work_order_id) is None:

@@ -22,6 +22,7 @@ PUBLIC = "public"
 READ = {"advisor", "operations", "admin"}  # customers and every section
 WRITE = {"advisor", "admin"}  # notes, payments, profile, work orders, consents, documents, emails
 WATCH = {"operations", "admin"}  # the shop-wide operations stream
+ADMIN = {"admin"}  # the audit trail, privacy requests
 
 MATRIX: dict[tuple[str, str], str | set[str]] = {
     ("GET", "static"): PUBLIC,
@@ -66,6 +67,10 @@ MATRIX: dict[tuple[str, str], str | set[str]] = {
     ("GET", "api.revenue_chart"): READ,
     ("GET", "api.consents"): READ,
     ("POST", "api.send_email"): WRITE,
+    ("GET", "admin.audit"): ADMIN,
+    ("GET", "privacy.show"): ADMIN,
+    ("POST", "privacy.export"): ADMIN,
+    ("POST", "privacy.erase"): ADMIN,
 }
 
 ORIGIN = {"Origin": "http://127.0.0.1:8000"}

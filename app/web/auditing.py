@@ -1,0 +1,115 @@
+"""Where a request comes from (address, request id), and the audit trail kept of what it did.
+
+Every unsafe request (a write, a sign-in, a sign-out) is recorded once it is answered, with its outcome,
+whether it was carried out or refused; so is any request refused for its role (403), and any WebSocket
+handshake refused. Views add what only they know (the account a sign-in was for, what an export held)
+with `note()`. The entry is written in its own transaction: a refused request leaves its trace even though
+everything it tried to write was rolled back.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from ipaddress import ip_address
+from typing import Any
+
+from quart import Quart, current_app, g, has_request_context, request, websocket
+
+from app import audit
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def current() -> Any:
+    return request if has_request_context() else websocket
+
+
+def client_address() -> str | None:
+    """The client's address: the peer's, or, when the peer is a trusted proxy (TRUSTED_PROXIES), the last
+    address in X-Forwarded-For that is not one of our proxies. Without trusted proxies the header is ignored:
+    anyone can send it."""
+    peer = current().remote_addr
+    trusted = current_app.config["SETTINGS"].trusted_proxies
+    if not peer or not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = [part.strip() for part in current().headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([part for part in forwarded if part]):
+        if not _is_trusted(hop, trusted):
+            return hop if _is_address(hop) else peer
+    return peer
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(text: str, trusted) -> bool:
+    try:
+        address = ip_address(text)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+def request_id() -> str:
+    """This request's id: the caller's X-Request-ID when it is a sane token, else a new one."""
+    if "request_id" not in g:
+        sent = current().headers.get("X-Request-ID", "")
+        g.request_id = sent if _REQUEST_ID.fullmatch(sent) else secrets.token_hex(8)
+    return g.request_id
+
+
+def note(action: str | None = None, **details: Any) -> None:
+    """Set this request's audit action (instead of its endpoint's name) and add details to its entry."""
+    if action is not None:
+        g.audit_action = action
+    g.setdefault("audit_details", {}).update(details)
+
+
+async def write(action: str, *, status: int | None, actor_email: str | None = None) -> None:
+    user = g.get("user")
+    view_args = current().view_args or {}
+    details = {**g.get("audit_details", {}), "method": current().method, "path": current().path}
+    if status is not None:
+        details["status"] = status
+    if g.get("api_token"):
+        details["token"] = g.api_token  # the token's name, never the token
+    customer_id = view_args.get("customer_id")
+    async with current_app.extensions["db_engine"].begin() as conn:
+        await audit.record(
+            conn,
+            action,
+            user_id=user.id if user else None,
+            actor_email=actor_email or g.get("audit_email") or (user.email if user else None),
+            target_type="customer" if customer_id is not None else None,
+            target_id=customer_id,
+            ip_address=client_address(),
+            request_id=request_id(),
+            details=details,
+        )
+
+
+async def record_request(response):
+    """after_request: the audit entry of a write or a refusal."""
+    if request.method in UNSAFE_METHODS or response.status_code == 403 or g.get("audit_action"):
+        action = g.get("audit_action") or request.endpoint or "unknown"
+        if response.status_code >= 400 and not g.get("audit_action"):
+            action = f"{action}.refused"
+        try:
+            await write(action, status=response.status_code)
+        except Exception:  # the trail must not turn an answered request into a 500
+            current_app.logger.exception(
+                "could not write the audit entry of %s %s", request.method, request.path
+            )
+    response.headers.setdefault("X-Request-ID", request_id())
+    return response
+
+
+def init_app(app: Quart) -> None:
+    app.after_request(record_request)

@@ -1,0 +1,143 @@
+"""The audit trail: every write, sign-in (and failed attempt), refusal; who, when, what, from where; never a
+password or a token; viewable and filterable by admins only."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import ip_network
+
+import pytest
+from quart.testing import WebsocketResponseError
+from sqlalchemy import select
+
+from app import create_app
+from app.tables import audit_log
+from app.tokens import create_token
+from tests.conftest import PASSWORD, csrf_token_of, sign_in
+from tests.factories import add_customer
+
+
+@pytest.fixture
+async def customer(engine) -> int:
+    async with engine.begin() as conn:
+        return await add_customer(conn, "Marie", "Tremblay", email="marie@example.ca")
+
+
+async def trail(engine) -> list:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(audit_log).order_by(audit_log.c.id))).all()
+
+
+async def add_note(client, customer_id: int, text: str, token: str | None = None):
+    return await client.post(
+        f"/customers/{customer_id}/notes",
+        form={"text": text, "csrf_token": token or await csrf_token_of(client)},
+        headers={"HX-Request": "true"},
+    )
+
+
+async def test_sign_ins_and_failed_attempts_are_recorded_without_the_password(app, engine, staff):
+    client = app.test_client()
+    assert (await sign_in(client, staff["advisor"], password="not the password")).status_code == 401
+    assert (await sign_in(client, staff["advisor"])).status_code == 302
+    entries = await trail(engine)
+    assert [(entry.action, entry.actor_email) for entry in entries] == [
+        ("sign_in_failed", "advisor@test.example"),
+        ("sign_in", "advisor@test.example"),
+    ]
+    assert entries[1].user_id == staff["advisor"].id and entries[0].user_id is None
+    assert all(entry.ip_address and entry.request_id for entry in entries)
+    text = repr([tuple(entry) for entry in entries])
+    assert "not the password" not in text and PASSWORD not in text
+
+
+async def test_a_write_is_recorded_with_its_customer_and_outcome(app, engine, staff, customer):
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    response = await add_note(client, customer, "Prefers afternoons")
+    assert response.status_code == 200
+    entry = (await trail(engine))[-1]
+    assert (entry.action, entry.user_id, entry.target_type, entry.target_id) == (
+        "activity.add_note",
+        staff["advisor"].id,
+        "customer",
+        customer,
+    )
+    assert entry.details["status"] == 200 and "Prefers afternoons" not in repr(entry.details)
+    assert response.headers["X-Request-ID"] == entry.request_id
+
+
+@pytest.mark.parametrize("attempt", ["csrf", "role", "anonymous"])
+async def test_refused_writes_are_recorded_as_refused(app, engine, staff, customer, attempt):
+    client = app.test_client()
+    token = await csrf_token_of(client)
+    if attempt != "anonymous":
+        await sign_in(client, staff["operations" if attempt == "role" else "advisor"])
+        token = await csrf_token_of(client)
+    response = await add_note(client, customer, "x", token="forged" if attempt == "csrf" else token)
+    assert response.status_code in (401, 403)
+    entry = (await trail(engine))[-1]
+    assert entry.action == "activity.add_note.refused"
+    assert entry.details["status"] == response.status_code
+    assert entry.target_id == customer
+
+
+async def test_a_refused_websocket_handshake_is_recorded_with_its_origin(app, engine, staff, customer):
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    with pytest.raises(WebsocketResponseError):
+        async with client.websocket(
+            f"/ws/customers/{customer}", headers={"Origin": "https://evil.example"}
+        ) as socket:
+            await socket.receive()
+    entry = (await trail(engine))[-1]
+    assert entry.action == "websocket.refused"
+    assert entry.details["origin"] == "https://evil.example" and entry.details["status"] == 403
+    assert entry.user_id is None or entry.user_id == staff["advisor"].id
+
+
+async def test_an_api_tokens_writes_name_the_token_never_its_secret(app, engine, staff, customer):
+    async with engine.begin() as conn:
+        secret = await create_token(conn, email=staff["advisor"].email, name="pos")
+    response = await app.test_client().post(
+        f"/api/customer360/{customer}/activity",
+        json={"kind": "call", "summary": "Called"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 201
+    entry = (await trail(engine))[-1]
+    assert entry.details["token"] == "pos" and secret not in repr(tuple(entry))
+
+
+async def test_the_client_address_is_the_peer_unless_a_trusted_proxy_forwards_it(app, settings, engine):
+    """Both apps see a peer at 127.0.0.1 sending X-Forwarded-For; only the one behind it believes it."""
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    peer = {"client": ("127.0.0.1", 50000)}
+    behind_proxy = create_app(replace(settings, trusted_proxies=(ip_network("127.0.0.0/8"),)))
+    async with behind_proxy.test_app():
+        for served in (behind_proxy, app):
+            client = served.test_client()
+            form = {
+                "email": "a@b.c",
+                "password": "wrong password!",
+                "csrf_token": await csrf_token_of(client),
+            }
+            assert (
+                await client.post("/login", form=form, headers=forged, scope_base=peer)
+            ).status_code == 401
+    assert [entry.ip_address for entry in await trail(engine)] == ["203.0.113.9", "127.0.0.1"]
+
+
+async def test_admins_read_and_filter_the_trail(app, engine, staff, customer):
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    await add_note(client, customer, "one")
+    admin = app.test_client()
+    await sign_in(admin, staff["admin"])
+    page = await (await admin.get("/admin/audit?action=activity.add_note")).get_data(as_text=True)
+    assert "<code>activity.add_note</code>" in page and "<code>sign_in</code>" not in page
+    by_user = await (await admin.get(f"/admin/audit?user={staff['admin'].id}")).get_data(as_text=True)
+    assert "<code>sign_in</code>" in by_user and "<code>activity.add_note</code>" not in by_user
+    bad = await admin.get("/admin/audit?since=yesterday")
+    assert bad.status_code == 400 and "since" in await bad.get_data(as_text=True)
+    assert (await client.get("/admin/audit")).status_code == 403
