@@ -138,8 +138,14 @@ document.addEventListener("htmx:wsConnecting", () => {
   if (status && status.dataset.state !== "connecting") setStatus("reconnecting", "Reconnecting…");
 });
 document.addEventListener("htmx:wsOpen", () => setStatus("live", "Live"));
-document.addEventListener("htmx:wsClose", () => setStatus(navigator.onLine ? "reconnecting" : "offline",
-  navigator.onLine ? "Reconnecting…" : "Offline"));
+document.addEventListener("htmx:wsClose", (event) => {
+  // 1008: the session ended (signed out everywhere, account disabled): back to the sign-in form.
+  if (event.detail.event && event.detail.event.code === 1008) {
+    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+    return;
+  }
+  setStatus(navigator.onLine ? "reconnecting" : "offline", navigator.onLine ? "Reconnecting…" : "Offline");
+});
 window.addEventListener("offline", () => setStatus("offline", "Offline"));
 
 document.addEventListener("DOMContentLoaded", setUpStream);

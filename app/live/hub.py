@@ -23,7 +23,7 @@ from app.live.broker import Broker, BrokerUnavailable
 from app.live.events import ACTIVITY_CHANNEL
 from app.live.follower import LogEntry, LogFollower
 from app.live.render import Viewer, render_customer_event, render_stream_event
-from app.tables import customer_activities
+from app.tables import customer_activities, users
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ REPLAY_LIMIT = 200
 # Close codes of RFC 6455 that the page's WebSocket client reconnects after.
 SERVICE_RESTART = 1012
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008  # the session ended (signed out, disabled, role changed) or the page misbehaved
+# How often open sockets' sessions are checked against the accounts (at once in the process that signs out).
+SESSION_CHECK = 5.0
 
 Renderer = Callable[[Quart, AsyncConnection, LogEntry, Viewer], Awaitable[str]]
 
@@ -53,6 +56,9 @@ class Subscription:
     # Set when the socket must close: SERVICE_RESTART on shutdown, TRY_AGAIN_LATER when it fell behind.
     close_code: int | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Whose session the socket lives on: it closes when that session ends.
+    user_id: int | None = None
+    session_version: int | None = None
 
     def push(self, event_id: int, message: str) -> None:
         try:
@@ -75,6 +81,7 @@ class Hub:
         self.broker_up = False
         self._subscriptions: dict[int | None, set[Subscription]] = defaultdict(set)
         self._doorbell = asyncio.Event()
+        self._session_bell = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -87,6 +94,7 @@ class Hub:
         self._tasks = [
             asyncio.create_task(self._listen(), name="hub-listen"),
             asyncio.create_task(self._follow(), name="hub-follow"),
+            asyncio.create_task(self._watch_sessions(), name="hub-sessions"),
         ]
 
     def close_sockets(self, code: int) -> None:
@@ -105,10 +113,51 @@ class Hub:
                 await task
         self._tasks = []
 
-    def subscribe(self, customer_id: int | None, viewer: Viewer) -> Subscription:
-        subscription = Subscription(customer_id, viewer, self.watermark)
+    def subscribe(
+        self, customer_id: int | None, viewer: Viewer, *, user_id: int | None = None, session_version: int = 0
+    ) -> Subscription:
+        subscription = Subscription(
+            customer_id, viewer, self.watermark, user_id=user_id, session_version=session_version
+        )
         self._subscriptions[customer_id].add(subscription)
         return subscription
+
+    def sessions_changed(self) -> None:
+        """Check open sockets' sessions now (someone signed out or was disabled in this process)."""
+        self._session_bell.set()
+
+    async def _watch_sessions(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._session_bell.wait(), SESSION_CHECK)
+            self._session_bell.clear()
+            try:
+                await self.close_ended_sessions()
+            except Exception:
+                log.exception("live: checking the sessions of open sockets failed; retrying")
+
+    async def close_ended_sessions(self) -> None:
+        """Close, with 1008, the sockets whose user signed out everywhere, was disabled or changed role."""
+        open_ = [sub for subs in self._subscriptions.values() for sub in subs if sub.user_id is not None]
+        if not open_:
+            return
+        ids = sorted({sub.user_id for sub in open_})
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(users.c.id, users.c.session_version, users.c.is_active, users.c.role).where(
+                    users.c.id.in_(ids)
+                )
+            )
+            current = {row.id: row for row in rows}
+        for subscription in open_:
+            account = current.get(subscription.user_id)
+            if (
+                account is None
+                or not account.is_active
+                or account.session_version != subscription.session_version
+                or account.role != subscription.viewer.role
+            ):
+                subscription.close(POLICY_VIOLATION)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subscriptions = self._subscriptions.get(subscription.customer_id)

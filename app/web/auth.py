@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from quart import Blueprint, g, redirect, render_template, request, url_for
+from quart import Blueprint, current_app, g, redirect, render_template, request, url_for
 from quart_auth import AuthUser, login_user
 from sqlalchemy import update
 
@@ -88,4 +88,6 @@ async def logout():
     )
     await conn.commit()
     sign_out()
+    # Their open pages' sockets close too: at once in this process, within seconds in the others.
+    current_app.extensions["hub"].sessions_changed()
     return redirect(url_for("auth.login"))

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import deque
 
 from quart import Blueprint, current_app, g, render_template, websocket
 
 from app.activity import load_stream
 from app.db import connection, release_connection
-from app.live.hub import Hub, Subscription
+from app.live.hub import POLICY_VIOLATION, Hub, Subscription
 from app.live.render import Viewer
 from app.users import active_staff
+from app.web import auditing
 from app.web.access import READERS, WATCHERS, allow
 from app.web.customers import existing_customer
 
 blueprint = Blueprint("live", __name__)
 
-# Pages send nothing but pings; anything bigger is not from our page.
+# Pages send nothing but pings; anything bigger, or more often, is not from our page.
 MAX_INCOMING = 1024
+MAX_INCOMING_PER_WINDOW = 20
+INCOMING_WINDOW = 10.0  # seconds
+MESSAGE_TOO_BIG = 1009
 
 
 def hub() -> Hub:
@@ -62,7 +68,9 @@ async def serve(customer_id: int | None) -> None:
     # A socket lives for hours: it must not hold one of the pool's connections all that time.
     await release_connection()
     await websocket.accept()
-    subscription = hub().subscribe(customer_id, viewer)
+    subscription = hub().subscribe(
+        customer_id, viewer, user_id=g.user.id, session_version=g.user.session_version
+    )
     receiver = asyncio.create_task(drain_incoming(subscription))
     try:
         skip_up_to = 0
@@ -103,10 +111,24 @@ async def send_live(subscription: Subscription, skip_up_to: int) -> None:
 
 
 async def drain_incoming(subscription: Subscription) -> None:
-    """Pages send nothing meaningful; an oversized message closes the socket."""
+    """Pages send nothing meaningful: an oversized message (1009) or a flood of them (1008) closes the
+    socket, and is in the audit trail."""
+    received: deque[float] = deque()
     with contextlib.suppress(asyncio.CancelledError):
         while True:
             message = await websocket.receive()
+            now = time.monotonic()
+            received.append(now)
+            while received and received[0] < now - INCOMING_WINDOW:
+                received.popleft()
             if len(message) > MAX_INCOMING:
-                subscription.close(1009)
-                return
+                reason, code = "message too big", MESSAGE_TOO_BIG
+            elif len(received) > MAX_INCOMING_PER_WINDOW:
+                reason, code = "too many messages", POLICY_VIOLATION
+            else:
+                continue
+            auditing.note(reason=reason)
+            with contextlib.suppress(Exception):
+                await auditing.write("websocket.closed", status=code)
+            subscription.close(code)
+            return

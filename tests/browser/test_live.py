@@ -70,3 +70,13 @@ def test_a_page_open_through_a_restart_shows_what_it_missed_exactly_once(open_pa
         expect(page.locator(f"#activity-timeline > li:has-text('{text}')")).to_have_count(1, timeout=10_000)
     summaries = page.locator("#activity-timeline > li .entry-summary").all_inner_texts()
     assert [summary for summary in summaries if "while the server was down" in summary][:3] == missed[::-1]
+
+
+def test_signing_out_elsewhere_sends_an_open_page_to_the_sign_in_form(open_page, server):
+    page = open_page("operations@example.com")
+    open_customer(page, server.base)
+    elsewhere = open_page("operations@example.com")
+    elsewhere.click("form[action='/logout'] button[type=submit]")
+    elsewhere.wait_for_url(f"{server.base}/login")
+    page.wait_for_url(f"{server.base}/login?next=%2Fcustomers%2F{CUSTOMER}", timeout=10_000)
+    assert page.errors == []

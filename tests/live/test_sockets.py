@@ -6,10 +6,11 @@ import asyncio
 import re
 
 import pytest
-from sqlalchemy import update
+from quart.testing.connections import WebsocketDisconnectError
+from sqlalchemy import select, update
 
 from app.live import hub as hub_module
-from app.tables import users
+from app.tables import audit_log, users
 from tests.conftest import csrf_token_of, sign_in
 from tests.factories import add_customer
 
@@ -243,3 +244,57 @@ async def test_a_socket_that_falls_behind_is_closed_with_1013_to_resync(app, sta
                 await receive(page, within=2)
     assert "1013" in repr(closed.value) or getattr(closed.value, "code", None) == 1013
     assert subscription.close_code == hub_module.TRY_AGAIN_LATER
+
+
+async def closed_with(page, within: float = 10.0) -> int | None:
+    """Read until the server closes the socket; the close code (None if it never does)."""
+    try:
+        while True:
+            await receive(page, within=within)
+    except WebsocketDisconnectError as closed:
+        return closed.args[0] if closed.args else None
+    except TimeoutError:
+        return None
+
+
+async def test_signing_out_closes_that_users_open_sockets_everywhere(app, staff, customers):
+    marie, _ = customers
+    page_client = await signed_in_client(app, staff["advisor"])
+    other_browser = await signed_in_client(app, staff["advisor"])
+    colleague = await signed_in_client(app, staff["operations"])
+    async with (
+        page_client.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page,
+        colleague.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as colleagues_page,
+    ):
+        await asyncio.sleep(0.2)
+        token = await csrf_token_of(other_browser)
+        response = await other_browser.post("/logout", form={"csrf_token": token})
+        assert response.status_code == 302
+        assert await closed_with(page) == hub_module.POLICY_VIOLATION
+        assert await closed_with(colleagues_page, within=1.0) is None  # still open
+
+
+async def test_a_disabled_account_loses_its_open_sockets(app, engine, staff, customers):
+    marie, _ = customers
+    client = await signed_in_client(app, staff["advisor"])
+    async with client.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        await asyncio.sleep(0.2)
+        async with engine.begin() as conn:
+            await conn.execute(update(users).where(users.c.id == staff["advisor"].id).values(is_active=False))
+        # Another process disabled it: this one notices at its next check, within SESSION_CHECK seconds.
+        assert await closed_with(page, within=hub_module.SESSION_CHECK + 5) == hub_module.POLICY_VIOLATION
+
+
+@pytest.mark.parametrize(("messages", "code"), [(["x" * 2000], 1009), (["ping"] * 25, 1008)])
+async def test_a_page_that_sends_too_much_is_disconnected_and_audited(
+    app, engine, staff, customers, messages, code
+):
+    marie, _ = customers
+    client = await signed_in_client(app, staff["advisor"])
+    async with client.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        for message in messages:
+            await page.send(message)
+        assert await closed_with(page) == code
+    async with engine.connect() as conn:
+        actions = (await conn.execute(select(audit_log.c.action, audit_log.c.details))).all()
+    assert any(action == "websocket.closed" and details["status"] == code for action, details in actions)
