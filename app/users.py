@@ -125,3 +125,64 @@ async def get_user_for_sign_in(conn: AsyncConnection, email: str) -> tuple[User 
 
 async def record_sign_in(conn: AsyncConnection, user_id: int) -> None:
     await conn.execute(update(users).where(users.c.id == user_id).values(last_login_at=datetime.now(UTC)))
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRow:
+    id: int
+    email: str
+    name: str
+    role: str
+    language: str
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+async def list_staff(conn: AsyncConnection) -> list[StaffRow]:
+    rows = await conn.execute(
+        select(
+            users.c.id,
+            users.c.email,
+            users.c.name,
+            users.c.role,
+            users.c.language,
+            users.c.is_active,
+            users.c.created_at,
+            users.c.last_login_at,
+        ).order_by(users.c.is_active.desc(), users.c.name, users.c.id)
+    )
+    return [StaffRow(*row) for row in rows]
+
+
+async def change_user(
+    conn: AsyncConnection, user_id: int, *, role: str, is_active: bool, acting_user_id: int
+) -> dict[str, tuple]:
+    """Set an account's role and whether it may sign in; returns what changed ({field: (before, after)}).
+
+    A change ends the account's sessions (and so its open pages' sockets). An admin cannot disable or
+    demote their own account: the shop would risk having no admin left.
+    """
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    row = (
+        await conn.execute(
+            select(users.c.role, users.c.is_active).where(users.c.id == user_id).with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        raise LookupError(user_id)
+    changes = {
+        field: (before, after)
+        for field, before, after in (("role", row.role, role), ("is_active", row.is_active, is_active))
+        if before != after
+    }
+    if changes and user_id == acting_user_id:
+        raise UserError("You cannot change your own role or disable your own account; ask another admin.")
+    if changes:
+        await conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(role=role, is_active=is_active, session_version=users.c.session_version + 1)
+        )
+    return changes

@@ -1,17 +1,19 @@
-"""Administration: the audit trail (and, in app.web.privacy, customers' privacy requests)."""
+"""Administration: staff accounts and the audit trail (customers' privacy requests: app.web.privacy)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from quart import Blueprint, render_template, request
+from quart import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from app.audit import AuditFilter, audit_actions, load_audit
 from app.db import connection
 from app.params import ParamError
 from app.shop_time import shop_timezone
-from app.users import active_staff
+from app.tables import ROLES
+from app.users import UserError, active_staff, change_user, create_user, list_staff
+from app.web import auditing, limits
 from app.web.access import ADMINS, allow
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -66,3 +68,66 @@ async def audit():
         staff=await active_staff(conn),
         query={key: value for key, value in request.args.items() if key != "cursor" and value},
     )
+
+
+async def users_page(*, status: int = 200, **state):
+    staff = await list_staff(await connection())
+    return await render_template("admin/users.html", staff=staff, roles=ROLES, **state), status
+
+
+@blueprint.get("/users")
+@allow(*ADMINS)
+async def users():
+    return await users_page(saved=request.args.get("saved"))
+
+
+@blueprint.post("/users")
+@allow(*ADMINS)
+@limits.writes
+async def create_user_account():
+    form = await request.form
+    conn = await connection()
+    try:
+        created = await create_user(
+            conn,
+            email=form.get("email", "")[:254],
+            name=form.get("name", "")[:120],
+            role=form.get("role", ""),
+            language=form.get("language", ""),
+            password=form.get("password", "")[:1024],
+        )
+    except UserError as exc:
+        await conn.rollback()
+        values = {key: form.get(key, "") for key in ("email", "name", "role", "language")}
+        return await users_page(
+            status=422, errors={"create": str(exc)[:1].upper() + str(exc)[1:] + "."}, values=values
+        )
+    await conn.commit()
+    auditing.note("admin.create_user", user=created.id, role=created.role)
+    return redirect(url_for("admin.users", saved=f"Account {created.email} created."))
+
+
+@blueprint.post("/users/<int:user_id>")
+@allow(*ADMINS)
+@limits.writes
+async def change_user_account(user_id: int):
+    form = await request.form
+    conn = await connection()
+    try:
+        changes = await change_user(
+            conn,
+            user_id,
+            role=form.get("role", ""),
+            is_active=form.get("active") == "1",
+            acting_user_id=g.user.id,
+        )
+    except LookupError:
+        abort(404, f"There is no account #{user_id}.")
+    except UserError as exc:
+        await conn.rollback()
+        return await users_page(status=422, errors={"form": str(exc)})
+    await conn.commit()
+    if changes:
+        current_app.extensions["hub"].sessions_changed()  # their open pages close now
+    auditing.note("admin.change_user", user=user_id, changes={k: list(v) for k, v in changes.items()})
+    return redirect(url_for("admin.users", saved="Saved." if changes else "Nothing to change."))
