@@ -25,7 +25,7 @@ from quart import (
     websocket,
 )
 from quart_auth import AuthUser, QuartAuth, logout_user
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
 
 from app.db import connection
 from app.tables import ROLES
@@ -154,8 +154,22 @@ def rotate_csrf_token() -> None:
     session["csrf"] = secrets.token_urlsafe(32)
 
 
+# Forms and JSON bodies are small; only uploads carry files (up to the app's MAX_CONTENT_LENGTH).
+MAX_BODY_BYTES = 64 * 1024
+UPLOAD_ENDPOINTS = frozenset({"documents.upload"})
+
+
 async def check_request():
-    """before_request: session, role and CSRF checks for every HTTP request."""
+    """before_request: body size, session, role and CSRF checks for every HTTP request."""
+    if request.method in UNSAFE_METHODS and request.endpoint not in UPLOAD_ENDPOINTS:
+        size = request.content_length
+        if size is None:  # a chunked body says nothing of its size: read it (within MAX_CONTENT_LENGTH)
+            size = len(await request.get_data(cache=True))
+        if size > MAX_BODY_BYTES:
+            raise RequestEntityTooLarge(
+                f"The request carries {size:,} bytes; this address takes at most "
+                f"{MAX_BODY_BYTES // 1024} KiB."
+            )
     access = access_of(request.endpoint)
     if access is None and request.endpoint is not None:
         current_app.logger.error("view %s declares no access; denied", request.endpoint)

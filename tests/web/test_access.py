@@ -13,7 +13,9 @@ import re
 
 import pytest
 from quart.testing import WebsocketResponseError
+from sqlalchemy import func, select
 
+from app.tables import customer_activities
 from tests.conftest import csrf_token_of, sign_in
 from tests.factories import add_customer
 
@@ -150,3 +152,27 @@ async def test_each_role_gets_exactly_what_the_matrix_gives_it(app, staff, custo
             assert status not in (401, 403), (role, method, rule, status)
         else:
             assert status == 403, (role, method, rule, status)
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/customers/{id}/notes", "form"), ("/api/customer360/{id}/activity", "json")]
+)
+async def test_an_oversized_body_is_a_413_that_says_so_and_writes_nothing(
+    signed_in, customer, engine, path, kind
+):
+    client = await signed_in("advisor")
+    token = await csrf_token_of(client)
+    big = "x" * (100 * 1024)
+    if kind == "form":
+        response = await client.post(path.format(id=customer), form={"text": big, "csrf_token": token})
+    else:
+        response = await client.post(
+            path.format(id=customer), json={"kind": "call", "summary": big}, headers={"X-CSRF-Token": token}
+        )
+    assert response.status_code == 413
+    body = await response.get_data(as_text=True)
+    assert "at most 64 KiB" in body
+    if kind == "json":
+        assert (await response.get_json())["error"]["code"] == "payload_too_large"
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(customer_activities))).scalar_one() == 0
