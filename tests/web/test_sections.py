@@ -30,7 +30,7 @@ async def test_shell_has_one_lazy_placeholder_per_section(signed_in, customer):
         tag = match.group(0)
         assert f'hx-get="/customers/{customer}/sections/{name}"' in tag
         assert ('hx-trigger="load"' in tag) == section.eager
-        assert ('hx-trigger="intersect once"' in tag) == (not section.eager)
+        assert ('hx-trigger="intersect once, load delay:1500ms"' in tag) == (not section.eager)
         assert 'aria-busy="true"' in tag
     assert html.count('class="skeleton-row"') == sum(section.skeleton_rows for section in SECTIONS.values())
 
