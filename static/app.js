@@ -51,11 +51,13 @@ function oobTarget(element) {
 }
 
 // Table rows (an invoice, a work order) come wrapped in <template>: each replaces the element with its id, if
-// the page shows it.
+// the page shows it and shows an older state of it (the page that made the change already shows it, with its
+// confirmation, which the pushed row would wipe out).
 function replaceRows(content) {
   for (const row of Array.from(content.children)) {
     const current = row.id && document.getElementById(row.id);
     if (!current) continue;
+    if (row.dataset.version && row.dataset.version === current.dataset.version) continue;
     row.removeAttribute("hx-swap-oob");
     current.replaceWith(row);
     htmx.process(row);
