@@ -61,7 +61,7 @@ def numbers_in(html: str) -> list[str]:
 
 
 def row_of(html: str, invoice_id: int) -> str:
-    match = re.search(rf'<tbody class="invoice[^"]*" id="invoice-{invoice_id}">.*?</tbody>', html, re.S)
+    match = re.search(rf'<tbody class="invoice[^"]*"[^>]* id="invoice-{invoice_id}">.*?</tbody>', html, re.S)
     assert match, f"no row for invoice {invoice_id}"
     return match.group(0)
 

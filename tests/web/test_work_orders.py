@@ -60,7 +60,8 @@ def numbers_in(html: str) -> list[str]:
 
 
 def row_of(html: str, work_order_id: int) -> str:
-    match = re.search(rf'<tr class="work-order[^"]*" id="work-order-{work_order_id}">.*?</tr>', html, re.S)
+    pattern = rf'<tr class="work-order[^"]*"[^>]* id="work-order-{work_order_id}">.*?</tr>'
+    match = re.search(pattern, html, re.S)
     assert match, f"no row for work order {work_order_id}"
     return match.group(0)
 
