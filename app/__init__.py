@@ -8,7 +8,7 @@ from datetime import timedelta
 from quart import Quart
 from werkzeug.routing import IntegerConverter
 
-from app import db, jobs, mailer
+from app import db, i18n, jobs, mailer
 from app.config import ConfigError, Settings
 from app.customers import MAX_ID
 from app.live.broker import create_broker
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     limits.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
+    i18n.init_app(app)
     mailer.init_app(app)
     jobs.init_app(app, engine, broker)
 

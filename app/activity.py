@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.i18n import gettext
 from app.pagination import encode_cursor
 from app.params import cursor_instant, cursor_values
 from app.tables import ACTIVITY_KINDS, customer_activities, users
@@ -66,7 +67,7 @@ def _activity(row) -> Activity:
         id=row.id,
         customer_id=row.customer_id,
         kind=row.kind,
-        actor=row.name or row.actor_label or "System",
+        actor=row.name or row.actor_label or gettext("System"),
         occurred_at=row.occurred_at,
         summary=row.summary,
         details=row.details,
@@ -250,7 +251,7 @@ def _stream_entry(row) -> StreamEntry:
         customer_id=row.customer_id,
         customer_name=f"{row.first_name} {row.last_name}",
         kind=row.kind,
-        actor=row.name or row.actor_label or "System",
+        actor=row.name or row.actor_label or gettext("System"),
         actor_id=row.actor_id,
         occurred_at=row.occurred_at,
         summary=row.summary,

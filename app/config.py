@@ -38,6 +38,8 @@ class Settings:
     allowed_origins: tuple[str, ...]
     shop_timezone: ZoneInfo
     var_dir: Path
+    # The interface's language until a user chooses theirs (and for a browser that states no preference).
+    shop_language: str = "fr"
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); nobody's by default.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
@@ -76,7 +78,16 @@ class Settings:
             shop_timezone=parse_timezone(get("SHOP_TIMEZONE")),
             var_dir=var_dir,
             trusted_proxies=parse_trusted_proxies(get("TRUSTED_PROXIES")),
+            shop_language=parse_language(get("SHOP_LANGUAGE")),
         )
+
+
+def parse_language(value: str | None) -> str:
+    if value is None:
+        return "fr"
+    if value not in ("fr", "en"):
+        raise ConfigError("SHOP_LANGUAGE", f"must be fr or en, not {value!r}")
+    return value
 
 
 def parse_trusted_proxies(value: str | None) -> tuple[IPv4Network | IPv6Network, ...]:

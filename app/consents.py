@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
+from app.i18n import N_
 from app.tables import (
     CHANNELS,
     CONSENT_ACTIONS,
@@ -31,29 +32,29 @@ NOTE_MAX_LENGTH = 500
 NOT_ASKED = "not_asked"
 
 PURPOSE_LABELS = {
-    "service_reminders": "Service reminders",
-    "marketing": "Marketing",
-    "satisfaction_surveys": "Satisfaction surveys",
-    "partner_sharing": "Sharing with partners",
+    "service_reminders": N_("Service reminders"),
+    "marketing": N_("Marketing"),
+    "satisfaction_surveys": N_("Satisfaction surveys"),
+    "partner_sharing": N_("Sharing with partners"),
 }
-CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "phone": "Phone"}
+CHANNEL_LABELS = {"email": N_("Email"), "sms": N_("SMS"), "phone": N_("Phone")}
 # The same inside a sentence: "marketing by email", "service reminders by SMS".
-CHANNEL_NAMES = {"email": "email", "sms": "SMS", "phone": "phone"}
-STATUS_LABELS = {"granted": "Granted", "withdrawn": "Withdrawn", NOT_ASKED: "Not asked"}
-ACTION_LABELS = {"granted": "Granted", "withdrawn": "Withdrawn"}
+CHANNEL_NAMES = {"email": N_("email"), "sms": N_("SMS"), "phone": N_("phone")}
+STATUS_LABELS = {"granted": N_("Granted"), "withdrawn": N_("Withdrawn"), NOT_ASKED: N_("Not asked")}
+ACTION_LABELS = {"granted": N_("Granted"), "withdrawn": N_("Withdrawn")}
 LEGAL_BASIS_LABELS = {
-    "consent": "Consent",
-    "contract": "Contract (service relationship)",
-    "legitimate_interest": "Legitimate interest",
-    "legal_obligation": "Legal obligation",
+    "consent": N_("Consent"),
+    "contract": N_("Contract (service relationship)"),
+    "legitimate_interest": N_("Legitimate interest"),
+    "legal_obligation": N_("Legal obligation"),
 }
 SOURCE_LABELS = {
-    "in_person": "In person",
-    "phone": "By phone",
-    "web_form": "Web form",
-    "email": "By email",
-    "paper_form": "Paper form",
-    "import": "Imported",
+    "in_person": N_("In person"),
+    "phone": N_("By phone"),
+    "web_form": N_("Web form"),
+    "email": N_("By email"),
+    "paper_form": N_("Paper form"),
+    "import": N_("Imported"),
 }
 
 # Promotional messages, surveys and sharing with partners rest on the customer's express consent (Quebec's

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
 from app.consents import CHANNEL_NAMES, PURPOSE_LABELS
+from app.i18n import N_
 from app.pagination import encode_cursor
 from app.params import cursor_instant, cursor_values
 from app.tables import EMAIL_CATEGORIES, consents, customer_contacts, customers, emails, users
@@ -32,18 +33,18 @@ REQUIRED_CONSENT = {
     "service_reminder": "service_reminders",
 }
 CATEGORY_LABELS = {
-    "transactional": "Transactional",
-    "service_reminder": "Service reminder",
-    "marketing": "Marketing",
-    "satisfaction_survey": "Satisfaction survey",
+    "transactional": N_("Transactional"),
+    "service_reminder": N_("Service reminder"),
+    "marketing": N_("Marketing"),
+    "satisfaction_survey": N_("Satisfaction survey"),
 }
 STATUS_LABELS = {
-    "queued": "Queued",
-    "sent": "Sent",
-    "failed": "Failed",
-    "refused": "Not sent (no consent)",
+    "queued": N_("Queued"),
+    "sent": N_("Sent"),
+    "failed": N_("Failed"),
+    "refused": N_("Not sent (no consent)"),
 }
-LANGUAGE_LABELS = {"fr": "French", "en": "English"}
+LANGUAGE_LABELS = {"fr": N_("French"), "en": N_("English")}
 
 # Appended to every email that rests on consent: how to stop receiving them (CASL), in the customer's
 # language.

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
+from app.i18n import N_
 from app.pagination import encode_cursor
 from app.params import ParamError, cursor_values
 from app.shop_time import shop_today
@@ -36,19 +37,19 @@ MAX_AMOUNT_CENTS = 10_000_000 * 100
 NUMBER_ATTEMPTS = 5
 
 STATUS_LABELS = {
-    "draft": "Draft",
-    "sent": "Sent",
-    "partially_paid": "Partially paid",
-    "paid": "Paid",
-    "overdue": "Overdue",
-    "void": "Void",
+    "draft": N_("Draft"),
+    "sent": N_("Sent"),
+    "partially_paid": N_("Partially paid"),
+    "paid": N_("Paid"),
+    "overdue": N_("Overdue"),
+    "void": N_("Void"),
 }
 METHOD_LABELS = {
-    "card": "Credit card",
-    "debit": "Interac debit",
-    "cash": "Cash",
-    "cheque": "Cheque",
-    "transfer": "Transfer",
+    "card": N_("Credit card"),
+    "debit": N_("Interac debit"),
+    "cash": N_("Cash"),
+    "cheque": N_("Cheque"),
+    "transfer": N_("Transfer"),
 }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
+from app.i18n import N_
 from app.keys import email_key, phone_key
 from app.tables import CHANNELS, LANGUAGES, customer_contacts, customers
 
@@ -26,16 +27,16 @@ MAX_TAG_LENGTH = 30
 _POSTAL_CODE = re.compile(r"^([ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]) ?(\d[ABCEGHJ-NPRSTV-Z]\d)$")
 
 LABELS = {
-    "email": "Email",
-    "phone": "Phone",
-    "address_line1": "Address",
-    "address_line2": "Address (line 2)",
-    "city": "City",
-    "province": "Province",
-    "postal_code": "Postal code",
-    "preferred_channel": "Preferred channel",
-    "language": "Language",
-    "tags": "Tags",
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "address_line1": N_("Address"),
+    "address_line2": N_("Address (line 2)"),
+    "city": N_("City"),
+    "province": N_("Province"),
+    "postal_code": N_("Postal code"),
+    "preferred_channel": N_("Preferred channel"),
+    "language": N_("Language"),
+    "tags": N_("Tags"),
 }
 
 

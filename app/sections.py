@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import activity, analytics, consents, customers, documents, emails, invoices, vehicles, work_orders
 from app import params as p
+from app.i18n import N_
 from app.tables import ACTIVITY_KINDS, INVOICE_STATUSES, WORK_ORDER_STATUSES
 
 Loader = Callable[[AsyncConnection, int, Mapping[str, str]], Awaitable[Any]]
@@ -101,15 +102,15 @@ async def _communications(conn, customer_id, args):
 SECTIONS: dict[str, Section] = {
     section.name: section
     for section in (
-        Section("profile", "Profile", _profile, skeleton_rows=4, eager=True),
-        Section("analytics", "Analytics", _analytics, skeleton_rows=3, eager=True),
-        Section("activity", "Activity", _activity, skeleton_rows=10, eager=True, params=("kind",)),
-        Section("vehicles", "Vehicles", _vehicles, skeleton_rows=3, eager=True),
-        Section("work-orders", "Work orders", _work_orders, skeleton_rows=5, params=("status",)),
-        Section("invoices", "Invoices and payments", _invoices, skeleton_rows=6, params=("status",)),
-        Section("revenue-chart", "Revenue", _revenue_chart, skeleton_rows=6, params=("months",)),
-        Section("documents", "Documents", _documents, skeleton_rows=3),
-        Section("consents", "Privacy consents", _consents, skeleton_rows=6),
-        Section("communications", "Communications", _communications, skeleton_rows=4),
+        Section("profile", N_("Profile"), _profile, skeleton_rows=4, eager=True),
+        Section("analytics", N_("Analytics"), _analytics, skeleton_rows=3, eager=True),
+        Section("activity", N_("Activity"), _activity, skeleton_rows=10, eager=True, params=("kind",)),
+        Section("vehicles", N_("Vehicles"), _vehicles, skeleton_rows=3, eager=True),
+        Section("work-orders", N_("Work orders"), _work_orders, skeleton_rows=5, params=("status",)),
+        Section("invoices", N_("Invoices and payments"), _invoices, skeleton_rows=6, params=("status",)),
+        Section("revenue-chart", N_("Revenue"), _revenue_chart, skeleton_rows=6, params=("months",)),
+        Section("documents", N_("Documents"), _documents, skeleton_rows=3),
+        Section("consents", N_("Privacy consents"), _consents, skeleton_rows=6),
+        Section("communications", N_("Communications"), _communications, skeleton_rows=4),
     )
 }

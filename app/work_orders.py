@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
+from app.i18n import N_
 from app.pagination import encode_cursor
 from app.params import ParamError, cursor_instant, cursor_values
 from app.tables import WORK_ORDER_STATUSES, invoices, users, vehicles, work_orders
@@ -25,11 +26,11 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "cancelled": (),
 }
 STATUS_LABELS = {
-    "open": "Open",
-    "in_progress": "In progress",
-    "waiting_parts": "Waiting for parts",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
+    "open": N_("Open"),
+    "in_progress": N_("In progress"),
+    "waiting_parts": N_("Waiting for parts"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
 }
 
 

@@ -128,27 +128,28 @@ htmx.defineExtension("live", {
   },
 });
 
-function setStatus(state, text) {
+// The words come from the page, in the user's language (data-label-* attributes rendered by the server).
+function setStatus(state) {
   const status = document.getElementById("live-status");
   if (!status || status.dataset.state === state) return;
   status.dataset.state = state;
-  status.textContent = text;
+  status.textContent = status.dataset["label" + state.charAt(0).toUpperCase() + state.slice(1)] || state;
 }
 
 document.addEventListener("htmx:wsConnecting", () => {
   const status = document.getElementById("live-status");
-  if (status && status.dataset.state !== "connecting") setStatus("reconnecting", "Reconnecting…");
+  if (status && status.dataset.state !== "connecting") setStatus("reconnecting");
 });
-document.addEventListener("htmx:wsOpen", () => setStatus("live", "Live"));
+document.addEventListener("htmx:wsOpen", () => setStatus("live"));
 document.addEventListener("htmx:wsClose", (event) => {
   // 1008: the session ended (signed out everywhere, account disabled): back to the sign-in form.
   if (event.detail.event && event.detail.event.code === 1008) {
     window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
     return;
   }
-  setStatus(navigator.onLine ? "reconnecting" : "offline", navigator.onLine ? "Reconnecting…" : "Offline");
+  setStatus(navigator.onLine ? "reconnecting" : "offline");
 });
-window.addEventListener("offline", () => setStatus("offline", "Offline"));
+window.addEventListener("offline", () => setStatus("offline"));
 
 document.addEventListener("DOMContentLoaded", setUpStream);
 
@@ -199,7 +200,8 @@ function showHeld() {
   const held = document.getElementById("stream-held");
   if (!held) return;
   held.hidden = live.held.length === 0;
-  held.textContent = live.held.length === 1 ? "1 new entry while paused" : live.held.length + " new entries while paused";
+  held.textContent =
+    live.held.length === 1 ? held.dataset.labelOne : held.dataset.labelMany.replace("{count}", String(live.held.length));
 }
 
 function setUpStream() {
@@ -211,7 +213,7 @@ function setUpStream() {
   pause.addEventListener("click", () => {
     live.paused = !live.paused;
     pause.setAttribute("aria-pressed", String(live.paused));
-    pause.textContent = live.paused ? "Resume" : "Pause";
+    pause.textContent = live.paused ? pause.dataset.labelResume : pause.dataset.labelPause;
     if (!live.paused && live.held.length) {
       const stream = document.getElementById("activity-stream");
       const template = document.createElement("template");

@@ -151,7 +151,10 @@ async def redis_url() -> str:
 
 @pytest.fixture
 def settings(engine, var_dir) -> Settings:
-    base = Settings.from_env({"APP_ENV": "test", "SECRET_KEY": "t" * 40, "VAR_DIR": str(var_dir)})
+    # The tests read English: French is for the users who choose it (tests/test_i18n.py).
+    base = Settings.from_env(
+        {"APP_ENV": "test", "SECRET_KEY": "t" * 40, "VAR_DIR": str(var_dir), "SHOP_LANGUAGE": "en"}
+    )
     return replace(base, database_url=engine.url.render_as_string(hide_password=False))
 
 

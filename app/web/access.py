@@ -28,6 +28,7 @@ from quart_auth import AuthUser, QuartAuth, logout_user
 from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
 
 from app.db import connection
+from app.i18n import N_, gettext
 from app.tables import ROLES
 from app.tokens import user_for_token
 from app.users import User, get_user
@@ -36,6 +37,7 @@ from app.web import auditing
 F = TypeVar("F", bound=Callable)
 
 # The role matrix: each view allows one of these groups (tests/web/test_access.py holds the whole table).
+ROLE_NAMES = (N_("advisor"), N_("operations"), N_("admin"))  # as shown
 READERS = ("advisor", "operations", "admin")  # customers, every section, the JSON API's reads
 WRITERS = ("advisor", "admin")  # notes, payments, profile, work orders, consents, documents, emails
 WATCHERS = ("operations", "admin")  # the shop-wide operations stream
@@ -173,7 +175,7 @@ async def check_request():
     access = access_of(request.endpoint)
     if access is None and request.endpoint is not None:
         current_app.logger.error("view %s declares no access; denied", request.endpoint)
-        raise Forbidden("This page is not available.")
+        raise Forbidden(gettext("This page is not available."))
     if bearer_token() is not None and not is_api_request():
         return _refuse(401, "API tokens are accepted by the JSON API (/api/customer360/…) only.")
     if access != EVERYONE:
@@ -188,11 +190,13 @@ async def check_request():
             if request.method == "GET" and wants_html():
                 query = urlencode({"next": request.full_path.rstrip("?")})
                 return redirect(f"{url_for('auth.login')}?{query}")
-            response = _refuse(401, "Sign in to continue.")
+            response = _refuse(401, gettext("Sign in to continue."))
             response.headers["HX-Redirect"] = url_for("auth.login")
             return response
         if access is not None and user.role not in access:
-            raise Forbidden(f"Your role ({user.role}) does not give access to this page.")
+            raise Forbidden(
+                gettext("Your role (%(role)s) does not give access to this page.", role=gettext(user.role))
+            )
     # A token-authenticated request carries no cookie a foreign page could ride on: nothing to forge.
     if request.method in UNSAFE_METHODS and g.get("api_token") is None:
         expected = session.get("csrf")

@@ -9,6 +9,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.audit import AuditFilter, audit_actions, load_audit
 from app.db import connection
+from app.i18n import gettext
 from app.params import ParamError
 from app.shop_time import shop_timezone
 from app.tables import ROLES
@@ -122,7 +123,7 @@ async def change_user_account(user_id: int):
             acting_user_id=g.user.id,
         )
     except LookupError:
-        abort(404, f"There is no account #{user_id}.")
+        abort(404, gettext("There is no account #%(id)s.", id=user_id))
     except UserError as exc:
         await conn.rollback()
         return await users_page(status=422, errors={"form": str(exc)})

@@ -32,6 +32,7 @@ from app.analytics import Analytics, RevenueChart
 from app.consents import Consents
 from app.customers import MAX_ID, ProfileDetails
 from app.documents import DocumentsPage
+from app.i18n import gettext
 from app.invoices import MAX_AMOUNT_CENTS, REFERENCE_MAX_LENGTH, InvoicesPage
 from app.live.events import commit_and_announce
 from app.params import ParamError
@@ -211,7 +212,14 @@ async def profile(customer_id: int):
 async def section(customer_id: int, section: str):
     """Any section by name, with that section's own query parameters."""
     if section not in SECTIONS:
-        abort(404, f"There is no section {section!r}. Sections are: {', '.join(SECTIONS)}.")
+        abort(
+            404,
+            gettext(
+                "There is no section %(name)r. Sections are: %(names)s.",
+                name=section,
+                names=", ".join(SECTIONS),
+            ),
+        )
     return SectionEnvelope(section=section, data=dump(await load(customer_id, section)))
 
 
@@ -400,7 +408,14 @@ async def take_payment(customer_id: int, invoice_id: int, data: PaymentReport):
         )
     except invoice_domain.InvoiceNotFound:
         await conn.rollback()
-        abort(404, f"Customer #{customer_id} has no invoice #{invoice_id}.")
+        abort(
+            404,
+            gettext(
+                "Customer #%(customer)s has no invoice #%(invoice)s.",
+                customer=customer_id,
+                invoice=invoice_id,
+            ),
+        )
     except invoice_domain.PaymentInvalid as exc:
         await conn.rollback()
         # Named as in this API's body ("form" is the invoice as a whole: paid, void, draft).

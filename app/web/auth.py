@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from quart import Blueprint, current_app, g, redirect, render_template, request, url_for
+from quart import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from quart_auth import AuthUser, login_user
 from sqlalchemy import update
+from werkzeug.exceptions import BadRequest
 
 from app.db import connection
+from app.i18n import LANGUAGES, gettext
 from app.keys import email_key
 from app.tables import users
 from app.users import get_user_for_sign_in, record_sign_in, verify_password
@@ -49,11 +51,11 @@ async def login_submit():
     email = form.get("email", "").strip()
     password = form.get("password", "")
     next_url = form.get("next", "")
-    error = None
+    error, status = None, 400
     if not email or not password:
-        error = "Enter your email address and your password."
+        error = gettext("Enter your email address and your password.")
     elif len(email) > MAX_EMAIL_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
-        error = "That email address or password is too long."
+        error = gettext("That email address or password is too long.")
     if error is None:
         conn = await connection()
         user, password_hash = await get_user_for_sign_in(conn, email)
@@ -63,17 +65,20 @@ async def login_submit():
             g.user = user  # for the audit entry of this sign-in
             auditing.note("sign_in")
             await record_sign_in(conn, user.id)
+            chosen = form.get("language")
+            if chosen in LANGUAGES and chosen != user.language:  # the language chosen on the sign-in form
+                await conn.execute(update(users).where(users.c.id == user.id).values(language=chosen))
             await conn.commit()
             rotate_csrf_token()
             login_user(AuthUser(auth_id_for(user)))
             return redirect(landing(next_url))
-        error = "Wrong email address or password."
+        error, status = gettext("Wrong email address or password."), 401
     # The address as typed (never the password), so that attempts on one account can be found.
     g.audit_email = email_key(email[:MAX_EMAIL_LENGTH]) if email else None
     auditing.note("sign_in_failed")
     return (
         await render_template("login.html", next=next_url, email=email[:MAX_EMAIL_LENGTH], error=error),
-        400 if error.startswith("Enter") else 401,
+        status,
     )
 
 
@@ -91,3 +96,22 @@ async def logout():
     # Their open pages' sockets close too: at once in this process, within seconds in the others.
     current_app.extensions["hub"].sessions_changed()
     return redirect(url_for("auth.login"))
+
+
+@blueprint.post("/language")
+@public
+async def choose_language():
+    """Switch the interface's language: the account's for a signed-in user (every page, every device), this
+    browser's before sign-in."""
+    form = await request.form
+    language = form.get("language", "")
+    if language not in LANGUAGES:
+        raise BadRequest(gettext("language: choose fr (Français) or en (English)."))
+    session["language"] = language
+    user = await current_user()
+    if user is not None and user.language != language:
+        conn = await connection()
+        await conn.execute(update(users).where(users.c.id == user.id).values(language=language))
+        await conn.commit()
+    fallback = url_for("auth.login" if user is None else "customers.index")
+    return redirect(safe_next(form.get("next")) or fallback)

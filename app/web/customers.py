@@ -11,6 +11,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
 from app.db import connection
+from app.i18n import gettext
 from app.pagination import BadCursor, decode_cursor, encode_cursor
 from app.params import ParamError
 from app.sections import SECTIONS
@@ -25,7 +26,7 @@ async def existing_customer(customer_id: int) -> AsyncConnection:
     """The request's connection, once the customer is known to exist (else 404)."""
     conn = await connection()
     if not await customer_exists(conn, customer_id):
-        abort(404, f"There is no customer #{customer_id}.")
+        abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
     return conn
 
 
@@ -69,7 +70,7 @@ async def index():
 async def show(customer_id: int):
     profile = await get_profile(await connection(), customer_id)
     if profile is None:
-        abort(404, f"There is no customer #{customer_id}.")
+        abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
     # Each section's own parameters given to the page (a shared view) are handed on to its first load.
     section_args = {
         name: {
@@ -92,7 +93,12 @@ async def section(customer_id: int, name: str):
     """One section as an HTML partial; a failure stays inside it (an error box with a Retry button)."""
     section = SECTIONS.get(name)
     if section is None:
-        abort(404, f"There is no section {name!r}. Sections are: {', '.join(SECTIONS)}.")
+        abort(
+            404,
+            gettext(
+                "There is no section %(name)r. Sections are: %(names)s.", name=name, names=", ".join(SECTIONS)
+            ),
+        )
     conn = await existing_customer(customer_id)
     try:
         data = await section.load(conn, customer_id, request.args)

@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from app import documents
 from app.db import connection
+from app.i18n import gettext
 from app.live.events import announce
 from app.params import ParamError
 from app.sections import SECTIONS
@@ -156,13 +157,23 @@ async def download(customer_id: int, document_id: int):
     conn = await connection()
     stored = await documents.get_stored_document(conn, customer_id, document_id)
     if stored is None:
-        abort(404, f"Customer #{customer_id} has no document #{document_id}.")
+        abort(
+            404,
+            gettext(
+                "Customer #%(customer)s has no document #%(document)s.",
+                customer=customer_id,
+                document=document_id,
+            ),
+        )
     try:
         path = documents.storage_path(storage_directory(), stored.storage_key)
         body = await asyncio.to_thread(current_app.response_class.file_body_class, path)
     except (ValueError, FileNotFoundError):
         log.warning("document %s of customer %s has no file in storage", document_id, customer_id)
-        abort(404, f"The file of “{stored.filename}” is missing from storage; upload it again.")
+        abort(
+            404,
+            gettext("The file of “%(name)s” is missing from storage; upload it again.", name=stored.filename),
+        )
 
     # A type we would not accept today (an older row) is sent as bytes to save, never as something to render.
     content_type = (

@@ -8,6 +8,7 @@ from quart import Blueprint, abort, current_app, g, redirect, render_template, r
 from werkzeug.exceptions import BadRequest
 
 from app import emails, mailer
+from app.i18n import gettext
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
@@ -66,7 +67,10 @@ async def show(customer_id: int, email_id: int):
     conn = await existing_customer(customer_id)
     message = await emails.get_email(conn, customer_id, email_id)
     if message is None:
-        abort(404, f"Customer #{customer_id} has no email #{email_id}.")
+        abort(
+            404,
+            gettext("Customer #%(customer)s has no email #%(email)s.", customer=customer_id, email=email_id),
+        )
     template = "partials/email_message.html" if is_htmx() else "partials/email_page.html"
     return await render_template(template, message=message, customer_id=customer_id)
 

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from quart import Quart, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
+from app.i18n import gettext
 from app.web.access import wants_html
 
 # Spelled out rather than derived from http.HTTPStatus, whose phrases change between Python versions.
@@ -44,9 +45,11 @@ async def render_error(error: HTTPException):
 
 async def _error_response(error: HTTPException):
     status = error.code or 500
-    message = error.description if status < 500 else "Something went wrong on our side. Try again shortly."
+    message = (
+        error.description if status < 500 else gettext("Something went wrong on our side. Try again shortly.")
+    )
     if isinstance(error, NotFound) and message == NotFound.description:
-        message = f"There is nothing at {request.path}."
+        message = gettext("There is nothing at %(path)s.", path=request.path)
     if request.headers.get("HX-Request") == "true":
         return await render_template("partials/error.html", status=status, message=message), status
     if not wants_html():

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from quart import Quart, current_app, g
 
+from app.i18n import N_
 from app.pagination import encode_cursor
 from app.tables import ACTIVITY_KINDS
 
@@ -57,21 +58,56 @@ def iso(value: datetime | None) -> str:
 
 
 KIND_LABELS = {
-    "note": "Note",
-    "call": "Call",
-    "visit": "Visit",
-    "vehicle_added": "Vehicle",
-    "work_order_opened": "Work order",
-    "work_order_status": "Work order",
-    "invoice_issued": "Invoice",
-    "invoice_status": "Invoice",
-    "payment": "Payment",
-    "document_uploaded": "Document",
-    "consent_granted": "Consent",
-    "consent_withdrawn": "Consent",
-    "email": "Email",
-    "profile_updated": "Profile",
+    "note": N_("Note"),
+    "call": N_("Call"),
+    "visit": N_("Visit"),
+    "vehicle_added": N_("Vehicle"),
+    "work_order_opened": N_("Work order"),
+    "work_order_status": N_("Work order"),
+    "invoice_issued": N_("Invoice"),
+    "invoice_status": N_("Invoice"),
+    "payment": N_("Payment"),
+    "document_uploaded": N_("Document"),
+    "consent_granted": N_("Consent"),
+    "consent_withdrawn": N_("Consent"),
+    "email": N_("Email"),
+    "profile_updated": N_("Profile"),
 }
+
+
+# Words the templates show from stored codes (`_(profile.status)`, `_(contact.label)`, a request's kind, a
+# consent's source, the row counts of a privacy request): marked here so that they are translated.
+WORDS_FROM_DATA = (
+    N_("active"),
+    N_("inactive"),
+    N_("prospect"),
+    N_("home"),
+    N_("work"),
+    N_("mobile"),
+    N_("email"),
+    N_("sms"),
+    N_("phone"),
+    N_("in person"),
+    N_("web form"),
+    N_("paper form"),
+    N_("import"),
+    N_("Export"),
+    N_("Erasure"),
+    N_("profile"),
+    N_("contacts"),
+    N_("vehicles"),
+    N_("work orders"),
+    N_("invoices"),
+    N_("payments"),
+    N_("activity"),
+    N_("consents"),
+    N_("consent history"),
+    N_("emails"),
+    N_("documents"),
+    N_("privacy requests"),
+    N_("suppressed"),
+    N_("consents withdrawn"),
+)
 
 
 def path_only(url: str) -> str:

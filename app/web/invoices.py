@@ -6,6 +6,7 @@ from quart import Blueprint, abort, current_app, g, make_response, render_templa
 from werkzeug.exceptions import BadRequest
 
 from app import invoices
+from app.i18n import gettext
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
@@ -30,7 +31,12 @@ def template_globals(state) -> None:
 
 
 def no_such_invoice(customer_id: int, invoice_id: int):
-    abort(404, f"Customer #{customer_id} has no invoice #{invoice_id}.")
+    abort(
+        404,
+        gettext(
+            "Customer #%(customer)s has no invoice #%(invoice)s.", customer=customer_id, invoice=invoice_id
+        ),
+    )
 
 
 @blueprint.get("/invoices")

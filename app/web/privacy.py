@@ -9,6 +9,7 @@ from quart import Blueprint, abort, current_app, g, redirect, render_template, r
 from app import privacy
 from app.customers import get_profile
 from app.db import connection
+from app.i18n import gettext
 from app.live.events import commit_and_announce
 from app.tables import CONSENT_SOURCES
 from app.web import auditing, limits
@@ -25,7 +26,7 @@ CONFIRMATION = "ERASE"
 async def _profile(customer_id: int):
     profile = await get_profile(await connection(), customer_id)
     if profile is None:
-        abort(404, f"There is no customer #{customer_id}.")
+        abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
     return profile
 
 

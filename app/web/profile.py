@@ -8,6 +8,7 @@ from quart import Blueprint, abort, current_app, g, render_template, request
 
 from app.customers import get_profile, load_profile_details
 from app.db import connection
+from app.i18n import gettext
 from app.live.events import commit_and_announce
 from app.profile import PROVINCES, ProfileInvalid, StaleProfile, parse_profile_form, update_profile
 from app.sections import SECTIONS
@@ -38,7 +39,7 @@ async def render_form(customer_id: int, *, values, version: str, errors=None, st
 async def edit(customer_id: int):
     profile = await get_profile(await connection(), customer_id)
     if profile is None:
-        abort(404, f"There is no customer #{customer_id}.")
+        abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
     values = {
         "email": profile.email,
         "phone": profile.phone,
@@ -66,9 +67,9 @@ async def save(customer_id: int):
         if seen_version.tzinfo is None:
             raise ValueError(version)
     except ValueError:
-        abort(400, "version: missing or malformed; reload the page and edit again.")
+        abort(400, gettext("version: missing or malformed; reload the page and edit again."))
     if await get_profile(conn, customer_id) is None:
-        abort(404, f"There is no customer #{customer_id}.")
+        abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
     try:
         changes = parse_profile_form(form)
         activity_id = await update_profile(

@@ -6,6 +6,7 @@ from quart import Blueprint, abort, current_app, g, make_response, render_templa
 from werkzeug.exceptions import BadRequest
 
 from app import invoices, work_orders
+from app.i18n import gettext
 from app.live.events import commit_and_announce
 from app.params import ParamError
 from app.sections import SECTIONS
@@ -27,7 +28,14 @@ def template_globals(state) -> None:
 
 
 def no_such_work_order(customer_id: int, work_order_id: int):
-    abort(404, f"Customer #{customer_id} has no work order #{work_order_id}.")
+    abort(
+        404,
+        gettext(
+            "Customer #%(customer)s has no work order #%(work_order)s.",
+            customer=customer_id,
+            work_order=work_order_id,
+        ),
+    )
 
 
 async def render_row(conn, customer_id: int, work_order_id: int, **context) -> str:

@@ -131,7 +131,7 @@ def open_page(browser, server, request, tmp_path):
         page.goto(f"{base}/login")
         page.fill("#email", email)
         page.fill("#password", PASSWORD)
-        page.click("form button[type=submit]")
+        page.click(".login form button[type=submit]")
         page.wait_for_url(f"{base}/customers")
         return page
 

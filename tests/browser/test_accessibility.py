@@ -29,7 +29,7 @@ def audited_page(browser, server, request):
             page.goto(f"{server.base}/login")
             page.fill("#email", email)
             page.fill("#password", PASSWORD)
-            page.click("form button[type=submit]")
+            page.click(".login form button[type=submit]")
             page.wait_for_url(f"{server.base}/customers")
         return page
 

@@ -220,6 +220,8 @@ def test_a_payment_taken_through_the_api_shows_paid_with_new_kpis_in_every_page(
         page.locator("#section-analytics").scroll_into_view_if_needed()
         expect(page.locator("#kpi-outstanding")).to_be_visible(timeout=10_000)
     outstanding_before = pages[0].locator("#kpi-outstanding .kpi-value").inner_text()
+    operations = open_page("admin@example.com")
+    open_live(operations, f"{server.base}/operations")
 
     balance = invoice["total_cents"] - invoice["paid_cents"]
     taken = api(
@@ -237,3 +239,7 @@ def test_a_payment_taken_through_the_api_shows_paid_with_new_kpis_in_every_page(
         )
         expect(page.locator("#activity-timeline > li").first).to_contain_text("Payment of")
         assert page.errors == []
+    # The shop's stream shows it too, once.
+    paid = operations.locator(f"#activity-stream > li.kind-payment:has-text('{invoice['number']}')")
+    expect(paid).to_have_count(1, timeout=5_000)
+    assert operations.errors == []

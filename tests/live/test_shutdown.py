@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import sys
 import aiohttp
 import pytest
 
+from tests.live.http import sign_in
 from tests.test_cli import customer360, free_port
 
 
@@ -43,17 +43,7 @@ async def test_sigterm_closes_open_sockets_with_1012_then_exits_cleanly(serving)
     server, base = serving
     # unsafe=True: keep cookies set by an IP-address host such as 127.0.0.1.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        for _ in range(150):
-            try:
-                async with session.get(f"{base}/login") as response:
-                    page = await response.text()
-                break
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        form = {"email": "ops@shop.example", "password": "a long passphrase", "csrf_token": token}
-        async with session.post(f"{base}/login", data=form, allow_redirects=False) as response:
-            assert response.status == 302
+        await sign_in(session, base, "ops@shop.example", "a long passphrase")
         socket = await session.ws_connect(f"{base}/ws/activity", headers={"Origin": base})
         server.send_signal(signal.SIGTERM)
         message = await asyncio.wait_for(socket.receive(), 10)

@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.live.http import sign_in
 from tests.test_cli import customer360, free_port
 
 PASSWORD = "customer360-demo"  # the demo sign-ins `customer360 seed` creates
@@ -88,20 +89,6 @@ def service(tmp_path, redis_url):
             server.wait()
 
 
-async def sign_in(session: aiohttp.ClientSession, base: str, email: str) -> None:
-    for _ in range(300):
-        try:
-            async with session.get(f"{base}/login") as response:
-                page = await response.text()
-            break
-        except aiohttp.ClientConnectionError:
-            await asyncio.sleep(0.1)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    form = {"email": email, "password": PASSWORD, "csrf_token": token}
-    async with session.post(f"{base}/login", data=form, allow_redirects=False) as response:
-        assert response.status == 302
-
-
 async def collect(socket: aiohttp.ClientWebSocketResponse, count: int) -> list[int]:
     """The event ids of the next `count` events the socket is sent."""
     seen: list[int] = []
@@ -117,7 +104,7 @@ async def test_events_written_through_one_worker_reach_sockets_held_by_the_other
     base = f"http://127.0.0.1:{port}"
     jar = aiohttp.CookieJar(unsafe=True)  # keep cookies set by an IP-address host
     async with aiohttp.ClientSession(cookie_jar=jar) as session:
-        await sign_in(session, base, "operations@example.com")
+        await sign_in(session, base, "operations@example.com", PASSWORD)
         workers = worker_pids(server.pid)
         assert len(workers) == 2
         pages: dict[int, list] = {pid: [] for pid in workers}

@@ -33,6 +33,7 @@ MATRIX: dict[tuple[str, str], str | set[str]] = {
     ("GET", "auth.login"): PUBLIC,
     ("POST", "auth.login_submit"): PUBLIC,
     ("POST", "auth.logout"): READ,
+    ("POST", "auth.choose_language"): PUBLIC,
     ("GET", "customers.home"): READ,
     ("GET", "customers.index"): READ,
     ("GET", "customers.show"): READ,

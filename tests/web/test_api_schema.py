@@ -115,7 +115,13 @@ def server(tmp_path_factory) -> Iterator[Server]:
         for name, value in os.environ.items()
         if name not in ("REDIS_URL", "SMTP_URL", "SECRET_KEY", "ALLOWED_ORIGINS", "APP_ENV", "HOST")
     }
-    env = {**inherited, "VAR_DIR": str(var_dir), "PORT": str(port), "DATABASE_URL": f"sqlite:///{database}"}
+    env = {
+        **inherited,
+        "VAR_DIR": str(var_dir),
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SHOP_LANGUAGE": "en",  # the assertions below read English messages
+    }
     customer360("migrate", env=env)
     customer360("seed", "--customers", str(SEEDED_CUSTOMERS), "--activities-per-customer", "30", env=env)
     with closing(sqlite3.connect(database)) as db:
@@ -158,7 +164,13 @@ def session_headers(server) -> dict[str, str]:
     email, password = ADMIN
     signed_in = browser.post(
         f"{server.base}/login",
-        data={"email": email, "password": password, "csrf_token": token.group(1), "next": ""},
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": token.group(1),
+            "next": "",
+            "language": "en",
+        },
         allow_redirects=False,
         timeout=10,
     )

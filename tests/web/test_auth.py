@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
 
 from app.tables import users
@@ -198,3 +199,26 @@ async def test_pages_carry_security_headers(signed_in):
     assert response.headers["Cache-Control"] == "no-store"
     html = await response.get_data(as_text=True)
     assert "<script>" not in html and " onclick=" not in html
+
+
+async def test_a_forged_or_replayed_session_cookie_opens_nothing(app, staff):
+    """The auth cookie is signed (a changed byte voids it) and carries the session version (a copy kept
+    from before a sign-out is worth nothing after it)."""
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    value = next(cookie.value for cookie in client.cookie_jar if cookie.name == "c360_auth")
+    tampered = value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB")
+    # The admin's id and session version, signed with a key that is not the server's.
+    forged = URLSafeTimedSerializer("not the secret key", salt="quart auth salt").dumps(
+        f"{staff['admin'].id}:{staff['admin'].session_version}"
+    )
+    for stolen in (tampered, forged):
+        attacker = app.test_client()
+        attacker.set_cookie("localhost", "c360_auth", stolen)
+        assert (await attacker.get("/customers")).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("localhost", "c360_auth", value)
+    assert (await replay.get("/customers")).status_code == 200  # the genuine cookie, still valid
+    token = await csrf_token_of(client)
+    await client.post("/logout", form={"csrf_token": token})
+    assert (await replay.get("/customers")).status_code == 302  # replayed after sign-out: refused
