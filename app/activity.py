@@ -180,9 +180,15 @@ class NoteError(ValueError):
 async def add_note(conn: AsyncConnection, customer_id: int, *, text: str, pinned: bool, actor_id: int) -> int:
     text = text.strip()
     if not text:
-        raise NoteError("Write something first: the note is empty.")
+        raise NoteError(gettext("Write something first: the note is empty."))
     if len(text) > NOTE_MAX_LENGTH:
-        raise NoteError(f"A note is limited to {NOTE_MAX_LENGTH} characters; this one has {len(text)}.")
+        raise NoteError(
+            gettext(
+                "A note is limited to %(limit)d characters; this one has %(length)d.",
+                limit=NOTE_MAX_LENGTH,
+                length=len(text),
+            )
+        )
     summary = text if len(text) <= 500 else text[:497] + "…"
     return await record_activity(
         conn,

@@ -31,6 +31,7 @@ from quart import (
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
+SOURCE_LANGUAGE = "en"
 LOCALES = {"fr": "fr_CA", "en": "en_CA"}
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 CATALOGUES = Path(__file__).parent / "translations"
@@ -54,7 +55,7 @@ def current_language() -> str:
     """The language of what is being rendered now: the viewer's, the user's, this browser's choice, its
     Accept-Language, else the shop's (SHOP_LANGUAGE)."""
     if not has_app_context():
-        return DEFAULT_LANGUAGE
+        return SOURCE_LANGUAGE  # scripts, the command line: the language the code is written in
     forced = g.get("language")
     if forced in LANGUAGES:
         return forced

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.pagination import encode_cursor
 from app.params import ParamError, cursor_values
 from app.shop_time import shop_today
@@ -313,23 +313,32 @@ def parse_amount(text: str) -> int:
     compact = re.sub(r"[\s\u00a0\u202f]", "", text or "")
     compact = compact.removeprefix("$").removesuffix("$")
     if not compact:
-        raise ValueError("Enter the amount received, like 123.45.")
+        raise ValueError(gettext("Enter the amount received, like 123.45."))
     if compact.startswith("-"):
-        raise ValueError("The amount must be more than zero.")
+        raise ValueError(gettext("The amount must be more than zero."))
     match = _AMOUNT.fullmatch(compact) if len(compact) <= 20 else None
     if match is None or (match["group"] and match["group"] == match["point"]):
-        raise ValueError(f"“{text.strip()}” is not an amount in dollars; write it like 123.45 or 123,45.")
+        raise ValueError(
+            gettext(
+                "“%(text)s” is not an amount in dollars; write it like 123.45 or 123,45.", text=text.strip()
+            )
+        )
     if match["group"] and not match["point"] and match["whole"].count(match["group"]) == 1:
         # "1,234" is a thousand dollars to some and a dollar and change mistyped to others: ask.
         raise ValueError(
-            f"“{text.strip()}” is ambiguous; write the dollars without a separator, like 1234.00."
+            gettext(
+                "“%(text)s” is ambiguous; write the dollars without a separator, like 1234.00.",
+                text=text.strip(),
+            )
         )
     whole = int(match["whole"].replace(",", "").replace(".", ""))
     cents = whole * 100 + int((match["cents"] or "0").ljust(2, "0"))
     if cents <= 0:
-        raise ValueError("The amount must be more than zero.")
+        raise ValueError(gettext("The amount must be more than zero."))
     if cents > MAX_AMOUNT_CENTS:
-        raise ValueError(f"{dollars(cents)} is far more than any invoice; check the amount.")
+        raise ValueError(
+            gettext("%(amount)s is far more than any invoice; check the amount.", amount=dollars(cents))
+        )
     return cents
 
 
@@ -344,12 +353,16 @@ def parse_payment_form(form: Any) -> PaymentForm:
     method = (form.get("method") or "").strip()
     if method not in PAYMENT_METHODS:
         errors["method"] = (
-            "Choose how the customer paid." if not method else f"Unknown payment method {method!r}."
+            gettext("Choose how the customer paid.")
+            if not method
+            else gettext("Unknown payment method %(method)r.", method=method)
         )
     reference = (form.get("reference") or "").strip() or None
     if reference is not None and len(reference) > REFERENCE_MAX_LENGTH:
-        errors["reference"] = (
-            f"A reference is limited to {REFERENCE_MAX_LENGTH} characters; this one has {len(reference)}."
+        errors["reference"] = gettext(
+            "A reference is limited to %(limit)d characters; this one has %(length)d.",
+            limit=REFERENCE_MAX_LENGTH,
+            length=len(reference),
         )
     if errors:
         raise PaymentInvalid(errors)
@@ -360,16 +373,28 @@ def _refusal(row, amount_cents: int) -> PaymentInvalid:
     """Why a payment of this amount cannot go on the invoice as it stands in `row`."""
     if row.status not in PAYABLE_STATUSES:
         reason = {
-            "paid": f"Invoice {row.number} is already paid in full.",
-            "void": f"Invoice {row.number} is void; it takes no payment.",
-            "draft": f"Invoice {row.number} is a draft; issue it before taking a payment.",
-        }.get(row.status, f"Invoice {row.number} takes no payment in its status ({row.status}).")
+            "paid": gettext("Invoice %(number)s is already paid in full.", number=row.number),
+            "void": gettext("Invoice %(number)s is void; it takes no payment.", number=row.number),
+            "draft": gettext(
+                "Invoice %(number)s is a draft; issue it before taking a payment.", number=row.number
+            ),
+        }.get(
+            row.status,
+            gettext(
+                "Invoice %(number)s takes no payment in its status (%(status)s).",
+                number=row.number,
+                status=row.status,
+            ),
+        )
         return PaymentInvalid({"form": reason})
     balance = row.total_cents - row.paid_cents
     return PaymentInvalid(
         {
-            "amount": f"{dollars(amount_cents)} is more than the balance due of {dollars(balance)}; "
-            f"enter at most {dollars(balance)}."
+            "amount": gettext(
+                "%(amount)s is more than the balance due of %(balance)s; enter at most %(balance)s.",
+                amount=dollars(amount_cents),
+                balance=dollars(balance),
+            )
         }
     )
 
@@ -392,7 +417,7 @@ async def record_payment(
     received_at = received_at or datetime.now(UTC)
     amount = payment.amount_cents
     if amount <= 0:
-        raise PaymentInvalid({"amount": "The amount must be more than zero."})
+        raise PaymentInvalid({"amount": gettext("The amount must be more than zero.")})
     current = select(
         invoices.c.number, invoices.c.status, invoices.c.total_cents, invoices.c.paid_cents
     ).where(invoices.c.id == invoice_id, invoices.c.customer_id == customer_id)

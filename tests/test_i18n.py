@@ -135,3 +135,18 @@ async def test_the_language_is_chosen_at_sign_in_and_switchable(app, engine, sta
     assert language == "en"  # the account's: every page, every device
     bad = await client.post("/language", form={"language": "de", "csrf_token": token})
     assert bad.status_code == 400
+
+
+async def test_refusals_speak_the_users_language(app, engine, staff, customer):
+    async with engine.begin() as conn:
+        await conn.execute(update(users).where(users.c.id == staff["advisor"].id).values(language="fr"))
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    token = await csrf_token_of(client)
+    response = await client.post(
+        f"/customers/{customer}/notes",
+        form={"text": " ", "csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 422
+    assert "Écrivez d'abord quelque chose" in unescape(await response.get_data(as_text=True))

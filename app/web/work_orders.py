@@ -70,7 +70,7 @@ async def change_status(customer_id: int, work_order_id: int):
     new_status = (form.get("status") or "").strip()
     try:
         if not new_status:
-            raise work_orders.StatusChangeRefused("Choose the new status.")
+            raise work_orders.StatusChangeRefused(gettext("Choose the new status."))
         changed = await work_orders.change_status(
             conn,
             customer_id,
@@ -88,7 +88,12 @@ async def change_status(customer_id: int, work_order_id: int):
     await commit_and_announce(conn, current_app.extensions["broker"], [(customer_id, changed.activity_id)])
     label = work_orders.STATUS_LABELS[changed.new]
     response = await make_response(
-        await render_row(conn, customer_id, work_order_id, saved=f"Status changed to {label.lower()}.")
+        await render_row(
+            conn,
+            customer_id,
+            work_order_id,
+            saved=gettext("Status changed to %(status)s.", status=gettext(label).lower()),
+        )
     )
     if changed.new == "completed":
         # The vehicle's last service is its latest completed work order.
@@ -114,5 +119,7 @@ async def issue_invoice(customer_id: int, work_order_id: int):
         await conn.rollback()
         return await render_row(conn, customer_id, work_order_id, invoice_error=str(exc)), 422
     await commit_and_announce(conn, current_app.extensions["broker"], [(customer_id, issued.activity_id)])
-    html = await render_row(conn, customer_id, work_order_id, saved=f"Invoice {issued.number} issued.")
+    html = await render_row(
+        conn, customer_id, work_order_id, saved=gettext("Invoice %(number)s issued.", number=issued.number)
+    )
     return refresh_sections(await make_response(html), "invoices", "analytics", "revenue-chart")
