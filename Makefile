@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export HOST PORT
 
-.PHONY: run test install install-dev migrate seed lint messages lock bench clean
+.PHONY: run test install install-dev migrate seed lint messages screenshots lock bench clean
 
 run: $(VENV)/.run-installed
 	$(BIN)/customer360 migrate
@@ -54,6 +54,10 @@ messages: $(VENV)/.dev-installed
 		-o app/translations/messages.pot .
 	$(BIN)/pybabel update -i app/translations/messages.pot -o app/translations/fr.po -l fr_CA \
 		--no-fuzzy-matching --ignore-obsolete
+
+# The README's pictures, taken in Chromium from freshly seeded demo data.
+screenshots: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 # Regenerate the locks after changing dependencies in pyproject.toml (needs uv: `pip install uv`).
 lock:
