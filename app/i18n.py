@@ -1,23 +1,20 @@
-"""French and English: message catalogues (Babel .po files, read at start-up), the language of the request,
-and numbers, money and dates formatted for it (fr-CA, en-CA).
+"""French and English: message catalogues (Babel .po files, read at start-up) and the language of what is
+being rendered.
 
 The language is the signed-in user's (chosen at sign-in, switchable from any page); before sign-in, the
-browser's preference. Live fragments are rendered per viewer language (app.live.render sets it on `g`).
+browser's preference. Live fragments are rendered per viewer language (app.live.render puts the viewer on
+`g.user`).
 Source strings are English; `make messages` extracts them and updates app/translations/fr.po.
 """
 
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
-from babel import Locale
-from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 from quart import (
     current_app,
@@ -52,13 +49,10 @@ def translations(language: str) -> NullTranslations:
 
 
 def current_language() -> str:
-    """The language of what is being rendered now: the viewer's, the user's, this browser's choice, its
-    Accept-Language, else the shop's (SHOP_LANGUAGE)."""
+    """The language of what is being rendered now: the user's (or the live viewer's), this browser's choice,
+    its Accept-Language, else the shop's (SHOP_LANGUAGE)."""
     if not has_app_context():
         return SOURCE_LANGUAGE  # scripts, the command line: the language the code is written in
-    forced = g.get("language")
-    if forced in LANGUAGES:
-        return forced
     user = g.get("user")
     if user is not None and getattr(user, "language", None) in LANGUAGES:
         return user.language
@@ -74,10 +68,6 @@ def current_language() -> str:
     return settings.shop_language if settings is not None else DEFAULT_LANGUAGE
 
 
-def current_locale() -> str:
-    return LOCALES[current_language()]
-
-
 def gettext(message: str, **variables) -> str:
     text = translations(current_language()).ugettext(message)
     return text % variables if variables else text
@@ -88,15 +78,9 @@ def ngettext(singular: str, plural: str, n: int, **variables) -> str:
     return text % {"num": n, **variables}
 
 
-def _template_gettext(message: str) -> str:
-    return translations(current_language()).ugettext(message)  # Jinja fills the %(…)s in itself
-
-
 def _template_ngettext(singular: str, plural: str, n: int) -> str:
+    # Jinja fills %(num)d and the other placeholders in itself.
     return translations(current_language()).ungettext(singular, plural, n)
-
-
-_ = gettext
 
 
 def N_(message: str) -> str:
@@ -104,37 +88,7 @@ def N_(message: str) -> str:
     return message
 
 
-def money(cents: int | None, currency: str = "CAD") -> str:
-    """1234567 -> "$12,345.67" (en-CA) or "12 345,67 $" (fr-CA)."""
-    if cents is None:
-        return ""
-    return format_currency(cents / 100, currency, locale=current_locale())
-
-
-def number(value: float | int | None, digits: int = 0) -> str:
-    if value is None:
-        return ""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=current_locale())
-
-
-def long_date(value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    return format_date(value, format="medium", locale=current_locale())
-
-
-def month_name(month: int, width: str = "abbreviated") -> str:
-    return Locale.parse(current_locale()).months["format"][width][month]
-
-
-def local_datetime_text(value: datetime, zone) -> str:
-    return format_datetime(value.astimezone(zone), format="medium", locale=current_locale())
-
-
 def init_app(app) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(
-        gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
-    )
+    app.jinja_env.install_gettext_callables(gettext=gettext, ngettext=_template_ngettext, newstyle=True)
     app.jinja_env.globals.update(current_language=current_language, language_names=LANGUAGE_NAMES)

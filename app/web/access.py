@@ -33,6 +33,7 @@ from app.tables import ROLES
 from app.tokens import user_for_token
 from app.users import User, get_user
 from app.web import auditing
+from app.web.auditing import UNSAFE_METHODS
 
 F = TypeVar("F", bound=Callable)
 
@@ -44,7 +45,6 @@ WATCHERS = ("operations", "admin")  # the shop-wide operations stream
 ADMINS = ("admin",)  # staff accounts, privacy requests (export, erasure), the audit trail
 GROUPS = {"read": READERS, "write": WRITERS, "watch": WATCHERS, "admin": ADMINS}
 
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 EVERYONE = "public"

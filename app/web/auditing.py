@@ -37,24 +37,20 @@ def client_address() -> str | None:
     forwarded = [part.strip() for part in current().headers.get("X-Forwarded-For", "").split(",")]
     for hop in reversed([part for part in forwarded if part]):
         if not _is_trusted(hop, trusted):
-            return hop if _is_address(hop) else peer
+            return hop if _address(hop) is not None else peer
     return peer
 
 
-def _is_address(text: str) -> bool:
+def _address(text: str):
     try:
-        ip_address(text)
+        return ip_address(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _is_trusted(text: str, trusted) -> bool:
-    try:
-        address = ip_address(text)
-    except ValueError:
-        return False
-    return any(address in network for network in trusted)
+    address = _address(text)
+    return address is not None and any(address in network for network in trusted)
 
 
 def request_id() -> str:

@@ -12,14 +12,13 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from app import documents
 from app.db import connection
-from app.i18n import gettext
+from app.i18n import current_language, gettext
 from app.live.events import announce
 from app.params import ParamError
 from app.sections import SECTIONS
 from app.web import limits
 from app.web.access import READERS, WRITERS, allow
 from app.web.customers import existing_customer
-from app.web.filters import language
 from app.web.htmx import is_htmx, refresh_sections
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ DOWNLOAD_CSP = "default-src 'none'; sandbox"
 
 @blueprint.app_template_filter("filesize")
 def filesize(size_bytes: int) -> str:
-    return documents.human_size(size_bytes, language())
+    return documents.human_size(size_bytes, current_language())
 
 
 @blueprint.record_once

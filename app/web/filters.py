@@ -5,16 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from quart import Quart, current_app, g
+from quart import Quart, current_app
 
-from app.i18n import N_
+from app.i18n import N_, current_language
 from app.pagination import encode_cursor
 from app.tables import ACTIVITY_KINDS
-
-
-def language() -> str:
-    user = g.get("user")
-    return user.language if user is not None else "fr"
 
 
 def money(cents: int | None, currency: str = "CAD") -> str:
@@ -24,7 +19,7 @@ def money(cents: int | None, currency: str = "CAD") -> str:
     sign = "-" if cents < 0 else ""
     units, hundredths = divmod(abs(cents), 100)
     symbol = "$" if currency == "CAD" else f" {currency}"
-    if language() == "fr":
+    if current_language() == "fr":
         grouped = f"{units:,}".replace(",", "\u202f")
         return f"{sign}{grouped},{hundredths:02d}\u00a0{symbol.strip()}"
     return (
