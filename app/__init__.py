@@ -13,7 +13,7 @@ from app.config import ConfigError, Settings
 from app.customers import MAX_ID
 from app.live.broker import create_broker
 from app.live.hub import Hub
-from app.web import access, auditing, errors, filters, limits
+from app.web import access, auditing, errors, filters, limits, summaries
 
 
 class RowIdConverter(IntegerConverter):
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     limits.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
+    summaries.init_app(app)
     i18n.init_app(app)
     mailer.init_app(app)
     jobs.init_app(app, engine, broker)

@@ -25,7 +25,8 @@ class Activity:
     id: int
     customer_id: int
     kind: str
-    actor: str
+    actor: str | None  # the staff member's name; else who it was, as a label (app.web.summaries.actor)
+    actor_label: str | None
     occurred_at: datetime
     summary: str
     details: dict[str, Any] | None
@@ -67,7 +68,8 @@ def _activity(row) -> Activity:
         id=row.id,
         customer_id=row.customer_id,
         kind=row.kind,
-        actor=row.name or row.actor_label or gettext("System"),
+        actor=row.name,
+        actor_label=row.actor_label,
         occurred_at=row.occurred_at,
         summary=row.summary,
         details=row.details,
@@ -223,10 +225,12 @@ class StreamEntry:
     customer_id: int
     customer_name: str
     kind: str
-    actor: str
+    actor: str | None
+    actor_label: str | None
     actor_id: int | None
     occurred_at: datetime
     summary: str
+    details: dict[str, Any] | None
 
 
 def _stream_select():
@@ -244,6 +248,7 @@ def _stream_select():
             customer_activities.c.actor_id,
             customer_activities.c.occurred_at,
             customer_activities.c.summary,
+            customer_activities.c.details,
         )
         .select_from(customer_activities)
         .join(customers, customers.c.id == customer_activities.c.customer_id)
@@ -257,10 +262,12 @@ def _stream_entry(row) -> StreamEntry:
         customer_id=row.customer_id,
         customer_name=f"{row.first_name} {row.last_name}",
         kind=row.kind,
-        actor=row.name or row.actor_label or gettext("System"),
+        actor=row.name,
+        actor_label=row.actor_label,
         actor_id=row.actor_id,
         occurred_at=row.occurred_at,
         summary=row.summary,
+        details=row.details,
     )
 
 

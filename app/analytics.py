@@ -11,9 +11,11 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from babel.dates import format_date
 from sqlalchemy import and_, case, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.i18n import LOCALES, current_language, gettext, ngettext
 from app.shop_time import shop_timezone, shop_today
 from app.tables import invoices, work_orders
 
@@ -22,7 +24,7 @@ NOT_REVENUE = ("draft", "void")
 OPEN_STATUSES = ("sent", "partially_paid", "overdue")
 AWAITING_PAYMENT = ("sent", "partially_paid")
 CHART_PERIODS = (12, 24)
-MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# English month names (the chart's labels come from Babel, in the reader's language).
 MONTH_NAMES = (
     "January",
     "February",
@@ -100,17 +102,17 @@ class Analytics:
 
     @property
     def time_since_last_visit(self) -> str | None:
-        """ "today", "12 days ago", "about 6 months ago", "over 2 years ago"."""
+        """ "today", "12 days ago", "about 6 months ago", "over 2 years ago", in the reader's language."""
         days = self.days_since_last_visit
         if days is None:
             return None
         if days <= 1:
-            return ("today", "yesterday")[days]
+            return gettext("yesterday") if days else gettext("today")
         if days < 60:
-            return f"{days} days ago"
+            return ngettext("%(num)d day ago", "%(num)d days ago", days)
         if days < 730:
-            return f"about {round(days / 30.44)} months ago"
-        return f"over {days // 365} years ago"
+            return ngettext("about %(num)d month ago", "about %(num)d months ago", round(days / 30.44))
+        return ngettext("over %(num)d year ago", "over %(num)d years ago", days // 365)
 
     @property
     def has_invoices(self) -> bool:
@@ -211,19 +213,25 @@ class MonthRevenue:
     revenue_cents: int
     invoice_count: int
 
+    # In the reader's language (Babel's CLDR names): "Mar" / "mars", "Mar 2026" / "mars 2026".
     @property
     def short_label(self) -> str:
-        return MONTH_ABBREVIATIONS[self.month.month - 1]
+        """ "Mar": the chart's axis."""
+        return _month_format(self.month, "LLL")
 
     @property
     def label(self) -> str:
         """ "Mar 2026"."""
-        return f"{self.short_label} {self.month.year}"
+        return _month_format(self.month, "MMM y")
 
     @property
     def long_label(self) -> str:
         """ "March 2026"."""
-        return f"{MONTH_NAMES[self.month.month - 1]} {self.month.year}"
+        return _month_format(self.month, "MMMM y")
+
+
+def _month_format(month: date, pattern: str) -> str:
+    return format_date(month, pattern, locale=LOCALES[current_language()])
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.tables import (
     CHANNELS,
     CONSENT_ACTIONS,
@@ -117,7 +117,16 @@ WORDING_CHANNELS = {
 
 
 def consent_name(purpose: str, channel: str) -> str:
-    """ "Marketing by email"."""
+    """ "Marketing by email", in the language of the page."""
+    return gettext(
+        "%(purpose)s by %(channel)s",
+        purpose=gettext(PURPOSE_LABELS[purpose]),
+        channel=gettext(CHANNEL_NAMES[channel]),
+    )
+
+
+def english_consent_name(purpose: str, channel: str) -> str:
+    """ "Marketing by email", always in English: what the timeline's stored summary says."""
     return f"{PURPOSE_LABELS[purpose]} by {CHANNEL_NAMES[channel]}"
 
 
@@ -291,19 +300,27 @@ def check_change(
     """Field-level problems of a requested change (empty when it can be made)."""
     errors: dict[str, str] = {}
     if purpose not in CONSENT_PURPOSES:
-        errors["purpose"] = f"Choose a purpose among {', '.join(CONSENT_PURPOSES)}."
+        errors["purpose"] = gettext(
+            "Choose a purpose among %(purposes)s.", purposes=", ".join(CONSENT_PURPOSES)
+        )
     if channel not in CHANNELS:
-        errors["channel"] = f"Choose a channel among {', '.join(CHANNELS)}."
+        errors["channel"] = gettext("Choose a channel among %(channels)s.", channels=", ".join(CHANNELS))
     if action not in CONSENT_ACTIONS:
-        errors["action"] = "The change must be granted or withdrawn."
+        errors["action"] = gettext("The change must be granted or withdrawn.")
     if action == "granted" and purpose in ALLOWED_BASES and legal_basis not in ALLOWED_BASES[purpose]:
-        *others, last = (LEGAL_BASIS_LABELS[basis].lower() for basis in ALLOWED_BASES[purpose])
-        allowed = f"{', '.join(others)} or {last}" if others else last
-        errors["legal_basis"] = f"{PURPOSE_LABELS[purpose]} can only rest on {allowed}."
+        *others, last = (gettext(LEGAL_BASIS_LABELS[basis]).lower() for basis in ALLOWED_BASES[purpose])
+        allowed = gettext("%(others)s or %(last)s", others=", ".join(others), last=last) if others else last
+        errors["legal_basis"] = gettext(
+            "%(purpose)s can only rest on %(bases)s.", purpose=gettext(PURPOSE_LABELS[purpose]), bases=allowed
+        )
     if source not in CONSENT_SOURCES:
-        errors["source"] = "Say how the customer gave or withdrew it (in person, by phone, …)."
+        errors["source"] = gettext("Say how the customer gave or withdrew it (in person, by phone, …).")
     if note is not None and len(note) > NOTE_MAX_LENGTH:
-        errors["note"] = f"A note is limited to {NOTE_MAX_LENGTH} characters; this one has {len(note)}."
+        errors["note"] = gettext(
+            "A note is limited to %(limit)d characters; this one has %(length)d.",
+            limit=NOTE_MAX_LENGTH,
+            length=len(note),
+        )
     return errors
 
 
@@ -338,7 +355,8 @@ async def change_consent(
         consents.c.purpose == purpose,
         consents.c.channel == channel,
     )
-    name = consent_name(purpose, channel)
+    # The refusals below speak the user's language; the timeline's summary is stored in English.
+    name, shown = english_consent_name(purpose, channel), consent_name(purpose, channel)
 
     if action == "granted":
         wording_version = CURRENT_WORDING[purpose]
@@ -363,7 +381,9 @@ async def change_consent(
                 )
             except IntegrityError:
                 raise ConsentConflict(
-                    f"{name} was granted a moment ago: there is nothing to change."
+                    gettext(
+                        "%(consent)s was granted a moment ago: there is nothing to change.", consent=shown
+                    )
                 ) from None
             consent_id = inserted.inserted_primary_key[0]
         else:
@@ -374,7 +394,9 @@ async def change_consent(
                 .values(values)
             )
             if result.rowcount != 1:
-                raise ConsentConflict(f"{name} is already granted: there is nothing to change.")
+                raise ConsentConflict(
+                    gettext("%(consent)s is already granted: there is nothing to change.", consent=shown)
+                )
             consent_id = existing
     else:
         current = (
@@ -385,8 +407,17 @@ async def change_consent(
             )
         ).one_or_none()
         if current is None or current.status != "granted":
-            state = "was never given" if current is None else "is already withdrawn"
-            raise ConsentConflict(f"{name} is not granted ({state}): there is nothing to withdraw.")
+            raise ConsentConflict(
+                gettext(
+                    "%(consent)s is not granted (was never given): there is nothing to withdraw.",
+                    consent=shown,
+                )
+                if current is None
+                else gettext(
+                    "%(consent)s is not granted (is already withdrawn): there is nothing to withdraw.",
+                    consent=shown,
+                )
+            )
         result = await conn.execute(
             consents.update()
             .where(consents.c.id == current.id, consents.c.status == "granted")
@@ -394,7 +425,10 @@ async def change_consent(
         )
         if result.rowcount != 1:
             raise ConsentConflict(
-                f"{name} was withdrawn a moment ago by someone else: there is nothing to withdraw."
+                gettext(
+                    "%(consent)s was withdrawn a moment ago by someone else: there is nothing to withdraw.",
+                    consent=shown,
+                )
             )
         consent_id = current.id
         # A withdrawal is recorded against the basis and wording of the consent it ends.

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, select, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.i18n import gettext
 from app.keys import fold, phone_key, plate_key
 from app.tables import customer_contacts, customers, invoices, users, vehicles, work_orders
 
@@ -140,9 +141,11 @@ async def list_customers(
 def check_query(query: str) -> str:
     query = query.strip()
     if len(query) > MAX_QUERY_LENGTH:
-        raise QueryError(f"the search text is limited to {MAX_QUERY_LENGTH} characters")
+        raise QueryError(
+            gettext("the search text is limited to %(limit)d characters", limit=MAX_QUERY_LENGTH)
+        )
     if query and len(query) < MIN_QUERY_LENGTH:
-        raise QueryError(f"type at least {MIN_QUERY_LENGTH} characters to search")
+        raise QueryError(gettext("type at least %(count)d characters to search", count=MIN_QUERY_LENGTH))
     return query
 
 

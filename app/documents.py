@@ -30,6 +30,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
+from app.i18n import N_, current_language, gettext
 from app.pagination import encode_cursor
 from app.params import cursor_instant, cursor_values
 from app.tables import documents, users, work_orders
@@ -55,14 +56,15 @@ class FileType:
 ALLOWED_TYPES: dict[str, FileType] = {
     kind.content_type: kind
     for kind in (
-        FileType("application/pdf", "PDF", ("pdf",)),
-        FileType("image/jpeg", "JPEG image", ("jpg", "jpeg", "jpe")),
-        FileType("image/png", "PNG image", ("png",)),
-        FileType("image/webp", "WebP image", ("webp",)),
-        FileType("image/heic", "HEIC photo", ("heic", "heif")),
+        FileType("application/pdf", N_("PDF"), ("pdf",)),
+        FileType("image/jpeg", N_("JPEG image"), ("jpg", "jpeg", "jpe")),
+        FileType("image/png", N_("PNG image"), ("png",)),
+        FileType("image/webp", N_("WebP image"), ("webp",)),
+        FileType("image/heic", N_("HEIC photo"), ("heic", "heif")),
     )
 }
-ALLOWED_NAMES = "PDF, JPEG, PNG, WebP or HEIC"
+# Labels are translated when shown: gettext(kind.label), gettext(ALLOWED_NAMES).
+ALLOWED_NAMES = N_("PDF, JPEG, PNG, WebP or HEIC")
 _KNOWN_EXTENSIONS = frozenset(ext for kind in ALLOWED_TYPES.values() for ext in kind.extensions)
 _STORAGE_KEY = re.compile(r"[0-9a-f]{32}")
 # Characters no file name needs and some systems misread: quotes end a header's quoted name, the others are
@@ -346,23 +348,39 @@ def check_upload(filename: str, data: bytes) -> Upload:
     `data` may hold one byte more than the limit (the caller reads no further), which is enough to refuse.
     Raises UploadError("file", why).
     """
-    shown = clean_filename(filename) or "The file"
+    shown = clean_filename(filename) or gettext("The file")
     if not data:
-        raise UploadError("file", f"“{shown}” is empty: there is nothing in it to keep.")
+        raise UploadError("file", gettext("“%(name)s” is empty: there is nothing in it to keep.", name=shown))
     if len(data) > MAX_FILE_BYTES:
         raise UploadError(
             "file",
-            f"“{shown}” is larger than {human_size(MAX_FILE_BYTES)}, the limit per file. "
-            "Scan at a lower resolution or send a smaller photo.",
+            gettext(
+                "“%(name)s” is larger than %(limit)s, the limit per file. "
+                "Scan at a lower resolution or send a smaller photo.",
+                name=shown,
+                limit=human_size(MAX_FILE_BYTES, current_language()),
+            ),
         )
     guessed = filetype.guess(data[:8192])
     kind = ALLOWED_TYPES.get(guessed.mime) if guessed else None
     if kind is None:
-        found = f" (its content is {guessed.mime})" if guessed else ""
+        types = gettext(ALLOWED_NAMES)
         raise UploadError(
             "file",
-            f"“{shown}” is not a {ALLOWED_NAMES} file{found}. Only those types are accepted, "
-            "judged from the content, whatever the file's name.",
+            gettext(
+                "“%(name)s” is not a %(types)s file (its content is %(found)s). Only those types are "
+                "accepted, judged from the content, whatever the file's name.",
+                name=shown,
+                types=types,
+                found=guessed.mime,
+            )
+            if guessed
+            else gettext(
+                "“%(name)s” is not a %(types)s file. Only those types are accepted, judged from the "
+                "content, whatever the file's name.",
+                name=shown,
+                types=types,
+            ),
         )
     return Upload(
         filename=name_for_type(filename, kind),
@@ -429,7 +447,7 @@ async def check_work_order(conn: AsyncConnection, customer_id: int, value: str |
         )
         if (await conn.execute(statement)).first() is not None:
             return int(value)
-    raise UploadError("work_order_id", "Choose one of this customer's work orders, or none.")
+    raise UploadError("work_order_id", gettext("Choose one of this customer's work orders, or none."))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
 from app.consents import CHANNEL_NAMES, PURPOSE_LABELS
-from app.i18n import N_
+from app.i18n import N_, format_number, gettext
 from app.pagination import encode_cursor
 from app.params import cursor_instant, cursor_values
 from app.tables import EMAIL_CATEGORIES, consents, customer_contacts, customers, emails, users
@@ -122,6 +122,16 @@ class EmailsPage:
 
 
 def consent_name(purpose: str) -> str:
+    """ "marketing by email", in the language of the page."""
+    return gettext(
+        "%(purpose)s by %(channel)s",
+        purpose=gettext(PURPOSE_LABELS[purpose]).lower(),
+        channel=gettext(CHANNEL_NAMES["email"]),
+    )
+
+
+def english_consent_name(purpose: str) -> str:
+    """ "marketing by email", always in English: what the outbox records (the delivery worker's errors)."""
     return f"{PURPOSE_LABELS[purpose].lower()} by {CHANNEL_NAMES['email']}"
 
 
@@ -285,18 +295,22 @@ class QueuedEmail:
 def check_email(category: str, subject: str, body: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     if category not in EMAIL_CATEGORIES:
-        errors["category"] = "Choose what kind of email this is."
+        errors["category"] = gettext("Choose what kind of email this is.")
     if not subject:
-        errors["subject"] = "Give the email a subject."
+        errors["subject"] = gettext("Give the email a subject.")
     elif len(subject) > SUBJECT_MAX_LENGTH:
-        errors["subject"] = (
-            f"A subject is limited to {SUBJECT_MAX_LENGTH} characters; this one has {len(subject)}."
+        errors["subject"] = gettext(
+            "A subject is limited to %(limit)s characters; this one has %(length)s.",
+            limit=format_number(SUBJECT_MAX_LENGTH),
+            length=format_number(len(subject)),
         )
     if not body:
-        errors["body"] = "Write the message first: it is empty."
+        errors["body"] = gettext("Write the message first: it is empty.")
     elif len(body) > BODY_MAX_LENGTH:
-        errors["body"] = (
-            f"A message is limited to {BODY_MAX_LENGTH:,} characters; this one has {len(body):,}."
+        errors["body"] = gettext(
+            "A message is limited to %(limit)s characters; this one has %(length)s.",
+            limit=format_number(BODY_MAX_LENGTH),
+            length=format_number(len(body)),
         )
     return errors
 
@@ -338,11 +352,14 @@ async def send_email(
         )
     ).one_or_none()
     if customer is None:
-        raise LookupError(f"There is no customer #{customer_id}.")
+        raise LookupError(gettext("There is no customer #%(id)s.", id=customer_id))
     name = f"{customer.first_name} {customer.last_name}"
     if not customer.value:
         raise EmailRefused(
-            f"{name} has no primary email address: add one to the profile before sending an email.",
+            gettext(
+                "%(name)s has no primary email address: add one to the profile before sending an email.",
+                name=name,
+            ),
             reason="no_email",
             field="recipient",
         )
@@ -375,9 +392,13 @@ async def send_email(
     result = await conn.execute(emails.insert().from_select(list(values), source))
     if result.rowcount != 1:
         raise EmailRefused(
-            f"Not sent: {name} has not consented to {consent_name(purpose)}, which a "
-            f"{CATEGORY_LABELS[category].lower()} email needs. Record that consent under Privacy consents "
-            "first if the customer gives it.",
+            gettext(
+                "Not sent: %(name)s has not consented to %(consent)s, which a %(category)s email needs. "
+                "Record that consent under Privacy consents first if the customer gives it.",
+                name=name,
+                consent=consent_name(purpose),
+                category=gettext(CATEGORY_LABELS[category]).lower(),
+            ),
             reason="consent_missing",
             field="category",
         )
@@ -388,7 +409,7 @@ async def send_email(
         kind="email",
         summary=f"Email queued: {subject}",
         actor_id=actor_id,
-        details={"category": category, "status": "queued", "to": customer.value},
+        details={"category": category, "status": "queued", "to": customer.value, "subject": subject},
         ref_type="email",
         ref_id=email_id,
         occurred_at=now,
@@ -410,11 +431,15 @@ async def retry_email(
     """
     email = await get_email(conn, customer_id, email_id)
     if email is None:
-        raise LookupError(f"Customer #{customer_id} has no email #{email_id}.")
+        raise LookupError(
+            gettext("Customer #%(customer)s has no email #%(email)s.", customer=customer_id, email=email_id)
+        )
     if email.status not in ("failed", "refused"):
+        # One sentence per status: the status word takes the gender of "courriel" in French.
         raise EmailRefused(
-            f"This email is {STATUS_LABELS[email.status].lower()}: "
-            "only a failed or refused email can be sent again.",
+            gettext("This email is sent: only a failed or refused email can be sent again.")
+            if email.status == "sent"
+            else gettext("This email is queued: only a failed or refused email can be sent again."),
             reason="not_retryable",
             field="email",
         )
@@ -440,12 +465,17 @@ async def retry_email(
     if result.rowcount != 1:
         if purpose is not None:
             raise EmailRefused(
-                f"Not sent again: the customer has not consented to {consent_name(purpose)}.",
+                gettext(
+                    "Not sent again: the customer has not consented to %(consent)s.",
+                    consent=consent_name(purpose),
+                ),
                 reason="consent_missing",
                 field="email",
             )
         raise EmailRefused(
-            "This email changed a moment ago; reload to see it.", reason="not_retryable", field="email"
+            gettext("This email changed a moment ago; reload to see it."),
+            reason="not_retryable",
+            field="email",
         )
     return await record_activity(
         conn,
@@ -453,7 +483,13 @@ async def retry_email(
         kind="email",
         summary=f"Email queued again: {email.subject}",
         actor_id=actor_id,
-        details={"category": email.category, "status": "queued", "to": email.recipient},
+        details={
+            "category": email.category,
+            "status": "queued",
+            "to": email.recipient,
+            "subject": email.subject,
+            "again": True,
+        },
         ref_type="email",
         ref_id=email_id,
         occurred_at=now,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from quart import (
     current_app,
@@ -81,6 +82,33 @@ def ngettext(singular: str, plural: str, n: int, **variables) -> str:
 def _template_ngettext(singular: str, plural: str, n: int) -> str:
     # Jinja fills %(num)d and the other placeholders in itself.
     return translations(current_language()).ungettext(singular, plural, n)
+
+
+def format_number(value: float | int | None, decimals: int | None = None) -> str:
+    """12345 -> "12 345" (fr-CA) or "12,345" (en-CA); `decimals` fixes the digits after the separator."""
+    if value is None:
+        return ""
+    pattern = None
+    if decimals is not None:
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=LOCALES[current_language()])
+
+
+def format_money(cents: int | None, currency: str = "CAD") -> str:
+    """1234567 -> "$12,345.67" (en-CA) or "12 345,67 $" (fr-CA)."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    units, hundredths = divmod(abs(cents), 100)
+    symbol = "$" if currency == "CAD" else f" {currency}"
+    if current_language() == "fr":
+        grouped = f"{units:,}".replace(",", "\u202f")
+        return f"{sign}{grouped},{hundredths:02d}\u00a0{symbol.strip()}"
+    return (
+        f"{sign}{symbol}{units:,}.{hundredths:02d}"
+        if currency == "CAD"
+        else f"{sign}{units:,}.{hundredths:02d}{symbol}"
+    )
 
 
 def N_(message: str) -> str:

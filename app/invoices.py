@@ -18,11 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
-from app.i18n import N_, gettext
+from app.i18n import N_, format_money, gettext
 from app.pagination import encode_cursor
-from app.params import ParamError, cursor_values
+from app.params import NOT_OUR_CURSOR, ParamError, cursor_values
 from app.shop_time import shop_today
 from app.tables import PAYMENT_METHODS, invoices, payments, work_orders
+from app.work_orders import STATUS_LABELS as WORK_ORDER_STATUS_LABELS
 from app.work_orders import WorkOrderNotFound
 
 PAGE_SIZE = 20
@@ -210,7 +211,7 @@ def _parse_cursor(cursor: str) -> tuple[date, int]:
     try:
         return date.fromisoformat(cursor[0]), cursor[1]
     except ValueError:
-        raise ParamError("cursor", "is not a cursor this server made") from None
+        raise ParamError("cursor", gettext(NOT_OUR_CURSOR)) from None
 
 
 async def load_invoices(
@@ -337,7 +338,7 @@ def parse_amount(text: str) -> int:
         raise ValueError(gettext("The amount must be more than zero."))
     if cents > MAX_AMOUNT_CENTS:
         raise ValueError(
-            gettext("%(amount)s is far more than any invoice; check the amount.", amount=dollars(cents))
+            gettext("%(amount)s is far more than any invoice; check the amount.", amount=format_money(cents))
         )
     return cents
 
@@ -392,8 +393,8 @@ def _refusal(row, amount_cents: int) -> PaymentInvalid:
         {
             "amount": gettext(
                 "%(amount)s is more than the balance due of %(balance)s; enter at most %(balance)s.",
-                amount=dollars(amount_cents),
-                balance=dollars(balance),
+                amount=format_money(amount_cents),
+                balance=format_money(balance),
             )
         }
     )
@@ -555,9 +556,13 @@ async def issue_invoice(
     if order is None:
         raise WorkOrderNotFound(work_order_id)
     if locked.rowcount != 1:
+        status = WORK_ORDER_STATUS_LABELS.get(order.status)
         raise InvoiceRefused(
-            f"Work order {order.number} is {order.status.replace('_', ' ')}: "
-            "only a completed work order can be invoiced."
+            gettext(
+                "Work order %(number)s is %(status)s: only a completed work order can be invoiced.",
+                number=order.number,
+                status=gettext(status).lower() if status else order.status,
+            )
         )
     existing = (
         await conn.execute(
@@ -567,10 +572,20 @@ async def issue_invoice(
         )
     ).scalar()
     if existing is not None:
-        raise InvoiceRefused(f"Work order {order.number} is already invoiced ({existing}).")
+        raise InvoiceRefused(
+            gettext(
+                "Work order %(number)s is already invoiced (%(invoice)s).",
+                number=order.number,
+                invoice=existing,
+            )
+        )
     subtotal = order.subtotal_cents
     if subtotal <= 0:
-        raise InvoiceRefused(f"Work order {order.number} has nothing to invoice (its subtotal is $0.00).")
+        raise InvoiceRefused(
+            gettext(
+                "Work order %(number)s has nothing to invoice (its subtotal is $0.00).", number=order.number
+            )
+        )
 
     gst, qst = sales_taxes(subtotal)
     total = subtotal + gst + qst

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.activity import record_activity
-from app.emails import REQUIRED_CONSENT, consent_name
+from app.emails import REQUIRED_CONSENT, english_consent_name
 from app.live.broker import Broker
 from app.live.events import announce
 from app.tables import consents, emails
@@ -162,7 +162,7 @@ async def _deliver_one(
         purpose = REQUIRED_CONSENT.get(row.category)
         if purpose is not None and not await _consent_granted(conn, row.customer_id, purpose):
             # Consent was withdrawn while the email waited in the outbox: it is not sent at all.
-            error = f"Consent to {consent_name(purpose)} withdrawn before sending"
+            error = f"Consent to {english_consent_name(purpose)} withdrawn before sending"
             event = await _finish(
                 conn, row, "refused", f"Email not sent, consent withdrawn: {row.subject}", last_error=error
             )
@@ -261,7 +261,9 @@ async def _finish(
     if attempts is not None:
         values["attempts"] = attempts
     await conn.execute(emails.update().where(emails.c.id == row.id).values(values))
-    details = {"category": row.category, "status": status, "to": row.recipient}
+    details = {"category": row.category, "status": status, "to": row.recipient, "subject": row.subject}
+    if status == "failed" and attempts is not None:
+        details["attempts"] = attempts
     if last_error:
         details["error"] = last_error
     return await record_activity(

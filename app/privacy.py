@@ -258,7 +258,7 @@ async def erase_customer(
         await conn.execute(
             update(customer_activities)
             .where(customer_activities.c.customer_id == customer_id)
-            .values(summary="Erased on request", details=None, actor_label=None, pinned=False)
+            .values(summary="Erased on request", details={"erased": True}, actor_label=None, pinned=False)
         )
     ).rowcount
     activity_id = await record_activity(

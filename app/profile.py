@@ -17,7 +17,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.keys import email_key, phone_key
 from app.tables import CHANNELS, LANGUAGES, customer_contacts, customers
 
@@ -67,7 +67,7 @@ class StaleProfile(Exception):
 def _text(form: Mapping[str, str], name: str, limit: int, errors: dict[str, str]) -> str | None:
     value = " ".join((form.get(name) or "").split())
     if len(value) > limit:
-        errors[name] = f"Keep it under {limit} characters."
+        errors[name] = gettext("Keep it under %(limit)d characters.", limit=limit)
     return value or None
 
 
@@ -80,7 +80,8 @@ def parse_profile_form(form: Mapping[str, str]) -> ProfileChanges:
         try:
             email = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            errors["email"] = f"Not a valid email address: {exc}"
+            # The validator's own explanation is in English; the message itself speaks the user's language.
+            errors["email"] = gettext("Not a valid email address: %(reason)s", reason=exc)
 
     phone = (form.get("phone") or "").strip() or None
     if phone is not None:
@@ -89,7 +90,7 @@ def parse_profile_form(form: Mapping[str, str]) -> ProfileChanges:
             if not phonenumbers.is_valid_number(number):
                 raise phonenumbers.NumberParseException(0, "not a valid number")
         except phonenumbers.NumberParseException:
-            errors["phone"] = "Not a valid phone number; e.g. 514 555-0199 or +33 1 23 45 67 89."
+            errors["phone"] = gettext("Not a valid phone number; e.g. 514 555-0199 or +33 1 23 45 67 89.")
         else:
             national = number.country_code == 1
             phone = phonenumbers.format_number(
@@ -104,28 +105,32 @@ def parse_profile_form(form: Mapping[str, str]) -> ProfileChanges:
     city = _text(form, "city", 80, errors)
     province = (form.get("province") or "").strip().upper() or None
     if province is not None and province not in PROVINCES:
-        errors["province"] = f"Use a province or territory code: {', '.join(PROVINCES)}."
+        errors["province"] = gettext(
+            "Use a province or territory code: %(codes)s.", codes=", ".join(PROVINCES)
+        )
     postal_code = (form.get("postal_code") or "").strip().upper() or None
     if postal_code is not None:
         match = _POSTAL_CODE.match(postal_code)
         if match is None:
-            errors["postal_code"] = "A Canadian postal code looks like H2X 1Y4."
+            errors["postal_code"] = gettext("A Canadian postal code looks like H2X 1Y4.")
         else:
             postal_code = f"{match.group(1)} {match.group(2)}"
 
     preferred_channel = form.get("preferred_channel") or ""
     if preferred_channel not in CHANNELS:
-        errors["preferred_channel"] = f"Choose one of: {', '.join(CHANNELS)}."
+        errors["preferred_channel"] = gettext("Choose one of: %(channels)s.", channels=", ".join(CHANNELS))
     elif preferred_channel == "email" and email is None and "email" not in errors:
-        errors["preferred_channel"] = "Email is preferred but there is no email address."
+        errors["preferred_channel"] = gettext("Email is preferred but there is no email address.")
     elif preferred_channel in ("sms", "phone") and phone is None and "phone" not in errors:
         errors["preferred_channel"] = (
-            f"{preferred_channel.upper()} is preferred but there is no phone number."
+            gettext("SMS is preferred but there is no phone number.")
+            if preferred_channel == "sms"
+            else gettext("Phone is preferred but there is no phone number.")
         )
 
     language = form.get("language") or ""
     if language not in LANGUAGES:
-        errors["language"] = "Choose French (fr) or English (en)."
+        errors["language"] = gettext("Choose French (fr) or English (en).")
 
     tags: list[str] = []
     for raw in (form.get("tags") or "").split(","):
@@ -133,9 +138,9 @@ def parse_profile_form(form: Mapping[str, str]) -> ProfileChanges:
         if tag and tag.casefold() not in {existing.casefold() for existing in tags}:
             tags.append(tag)
     if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
-        errors["tags"] = f"A tag is limited to {MAX_TAG_LENGTH} characters."
+        errors["tags"] = gettext("A tag is limited to %(limit)d characters.", limit=MAX_TAG_LENGTH)
     elif len(tags) > MAX_TAGS:
-        errors["tags"] = f"At most {MAX_TAGS} tags, separated by commas."
+        errors["tags"] = gettext("At most %(limit)d tags, separated by commas.", limit=MAX_TAGS)
 
     if errors:
         raise ProfileInvalid(errors)

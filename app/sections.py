@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import activity, analytics, consents, customers, documents, emails, invoices, vehicles, work_orders
 from app import params as p
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.tables import ACTIVITY_KINDS, INVOICE_STATUSES, WORK_ORDER_STATUSES
 
 Loader = Callable[[AsyncConnection, int, Mapping[str, str]], Awaitable[Any]]
@@ -82,7 +82,7 @@ async def _analytics(conn, customer_id, args):
 async def _revenue_chart(conn, customer_id, args):
     months = p.integer(args, "months", default=12, minimum=12, maximum=24)
     if months not in (12, 24):
-        raise p.ParamError("months", f"must be 12 or 24, not {months}")
+        raise p.ParamError("months", gettext("must be 12 or 24, not %(months)d", months=months))
     return await analytics.load_revenue_chart(conn, customer_id, months=months)
 
 

@@ -1593,7 +1593,7 @@ class _CustomerBuilder:
                     "vehicle_added",
                     self.actor(),
                     labels["vehicle_added"].format(year=year, make=make, model=model, plate=vehicle.plate),
-                    {"vin": vehicle.vin, "plate": vehicle.plate},
+                    {"vin": vehicle.vin, "plate": vehicle.plate, "year": year, "make": make, "model": model},
                     "vehicle",
                     vehicle.id,
                 )
@@ -1681,7 +1681,7 @@ class _CustomerBuilder:
                 "work_order_opened",
                 advisor,
                 labels["wo_opened"].format(number=number, description=description),
-                {"number": number, "vehicle_id": vehicle.id, "odometer_km": km},
+                {"number": number, "vehicle_id": vehicle.id, "odometer_km": km, "description": description},
                 *ref,
             )
         last = opened
@@ -2036,7 +2036,7 @@ class _CustomerBuilder:
             "email",
             author,
             labels["email_sent" if status == "sent" else "email_failed"].format(subject=subject),
-            {"category": category, "status": status, "to": self.email_address},
+            {"category": category, "status": status, "to": self.email_address, "subject": subject},
             "email",
             email_id,
             None if author else "system",

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.i18n import gettext
 from app.keys import email_key
 from app.tables import LANGUAGES, ROLES, users
 
@@ -75,14 +76,22 @@ async def create_user(
 ) -> User:
     email = email_key(email)
     if "@" not in email or len(email) > 254:
-        raise UserError(f"{email!r} is not an email address")
+        raise UserError(gettext("%(email)s is not an email address", email=repr(email)))
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise UserError(_role_problem(role))
     if language not in LANGUAGES:
-        raise UserError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+        raise UserError(
+            gettext(
+                "language must be one of %(languages)s, not %(language)s",
+                languages=", ".join(LANGUAGES),
+                language=repr(language),
+            )
+        )
     if password_hash is None:
         if password is None or len(password) < MIN_PASSWORD_LENGTH:
-            raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+            raise UserError(
+                gettext("the password must have at least %(count)d characters", count=MIN_PASSWORD_LENGTH)
+            )
         password_hash = await asyncio.to_thread(hash_password, password)
     try:
         result = await conn.execute(
@@ -96,8 +105,13 @@ async def create_user(
             )
         )
     except IntegrityError:
-        raise UserError(f"a user with the address {email} already exists") from None
+        raise UserError(gettext("a user with the address %(email)s already exists", email=email)) from None
     return User(result.inserted_primary_key[0], email, name, role, language, True, 1)
+
+
+def _role_problem(role: str) -> str:
+    # Messages of the admin page in the user's language; the command line (no app) reads English.
+    return gettext("role must be one of %(roles)s, not %(role)s", roles=", ".join(ROLES), role=repr(role))
 
 
 async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
@@ -164,7 +178,7 @@ async def change_user(
     demote their own account: the shop would risk having no admin left.
     """
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise UserError(_role_problem(role))
     row = (
         await conn.execute(
             select(users.c.role, users.c.is_active).where(users.c.id == user_id).with_for_update()
@@ -178,7 +192,9 @@ async def change_user(
         if before != after
     }
     if changes and user_id == acting_user_id:
-        raise UserError("You cannot change your own role or disable your own account; ask another admin.")
+        raise UserError(
+            gettext("You cannot change your own role or disable your own account; ask another admin.")
+        )
     if changes:
         await conn.execute(
             update(users)

@@ -9,9 +9,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.pagination import encode_cursor
-from app.params import ParamError, cursor_instant, cursor_values
+from app.params import NOT_OUR_CURSOR, ParamError, cursor_instant, cursor_values
 from app.tables import WORK_ORDER_STATUSES, invoices, users, vehicles, work_orders
 
 PAGE_SIZE = 20
@@ -149,7 +149,7 @@ def _row(row) -> WorkOrderRow:
 def _parse_cursor(cursor: str) -> tuple[int, datetime, int]:
     group, opened_at, last_id = cursor_values(cursor, int, str, int)
     if group not in (0, 1):
-        raise ParamError("cursor", "is not a cursor this server made")
+        raise ParamError("cursor", gettext(NOT_OUR_CURSOR))
     return group, cursor_instant(opened_at), last_id
 
 
@@ -230,26 +230,38 @@ class StatusChanged:
 def check_transition(old: str, new: str) -> None:
     """Raise StatusChangeRefused unless a work order may go from `old` to `new`."""
     if new not in WORK_ORDER_STATUSES:
-        raise StatusChangeRefused(f"Unknown status {new!r}.")
+        raise StatusChangeRefused(gettext("Unknown status %(status)s.", status=repr(new)))
     if new == old:
-        raise StatusChangeRefused(f"The work order is already {STATUS_LABELS[old].lower()}.")
+        raise StatusChangeRefused(gettext("The work order is already %(status)s.", status=_status(old)))
     allowed = TRANSITIONS.get(old, ())
     if new not in allowed:
         if not allowed:
             raise StatusChangeRefused(
-                f"A {STATUS_LABELS[old].lower()} work order is final: its status cannot change."
+                gettext("A %(status)s work order is final: its status cannot change.", status=_status(old))
             )
-        choices = ", ".join(STATUS_LABELS[status].lower() for status in allowed)
         raise StatusChangeRefused(
-            f"A work order that is {STATUS_LABELS[old].lower()} cannot become {STATUS_LABELS[new].lower()}; "
-            f"it can become {choices}."
+            gettext(
+                "A work order that is %(old)s cannot become %(new)s; it can become %(choices)s.",
+                old=_status(old),
+                new=_status(new),
+                choices=", ".join(_status(status) for status in allowed),
+            )
         )
+
+
+def _status(status: str) -> str:
+    """A status inside a sentence, in the user's language: "in progress", "en cours"."""
+    return gettext(STATUS_LABELS[status]).lower()
 
 
 def _changed_meanwhile(number: str, status: str) -> StatusChangeRefused:
     return StatusChangeRefused(
-        f"Someone changed work order {number} meanwhile: it is now {STATUS_LABELS[status].lower()}. "
-        "Nothing was changed; choose again."
+        gettext(
+            "Someone changed work order %(number)s meanwhile: it is now %(status)s. "
+            "Nothing was changed; choose again.",
+            number=number,
+            status=_status(status),
+        )
     )
 
 

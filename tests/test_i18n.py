@@ -4,6 +4,7 @@ with the same placeholders; pages render in the user's language with its number,
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from datetime import date
 from html import unescape
 from pathlib import Path
@@ -12,10 +13,13 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from sqlalchemy import select, update
+from werkzeug.exceptions import default_exceptions
 
+from app.analytics import Analytics, MonthRevenue
 from app.i18n import CATALOGUES, LOCALES
 from app.sections import SECTIONS
 from app.tables import users
+from app.web.errors import DEFAULT_DESCRIPTIONS, ERROR_CODES, ERROR_NAMES
 from tests.conftest import PASSWORD, csrf_token_of, sign_in
 from tests.factories import add_customer, add_invoice
 
@@ -150,3 +154,77 @@ async def test_refusals_speak_the_users_language(app, engine, staff, customer):
     )
     assert response.status_code == 422
     assert "Écrivez d'abord quelque chose" in unescape(await response.get_data(as_text=True))
+
+
+NBSP = str.maketrans({"\u00a0": " ", "\u202f": " "})
+
+
+async def test_messages_written_in_python_speak_the_users_language(app, engine, staff, customer):
+    async with engine.begin() as conn:
+        await conn.execute(update(users).where(users.c.id == staff["advisor"].id).values(language="fr"))
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    htmx = {"HX-Request": "true", "X-CSRF-Token": await csrf_token_of(client)}
+
+    async def text(response) -> str:
+        return unescape(await response.get_data(as_text=True)).translate(NBSP)
+
+    # A consent refusal names the consent in French.
+    refused = await client.post(
+        f"/customers/{customer}/consents",
+        form={"purpose": "marketing", "channel": "email", "action": "withdrawn", "source": "in_person"},
+        headers=htmx,
+    )
+    assert refused.status_code == 422
+    assert (
+        "Le consentement « Marketing par courriel » n'est pas accordé (il n'a jamais été donné)"
+        in await text(refused)
+    )
+
+    # An email the customer's consents do not allow.
+    email = await client.post(
+        f"/customers/{customer}/emails",
+        form={"category": "marketing", "subject": "Promo", "body": "Bonjour"},
+        headers=htmx,
+    )
+    assert email.status_code == 422
+    assert (
+        "Non envoyé : Marie Tremblay n'a donné aucun consentement pour marketing par courriel, "
+        "ce qu'exige un courriel de type « marketing »."
+    ) in await text(email)
+
+    # A bad parameter: named as sent, the problem in French, on a page titled in French and in the JSON API.
+    short = await client.get("/customers?q=x")
+    assert short.status_code == 400
+    page = await text(short)
+    assert "<h1>Requête invalide" in page and "q: tapez au moins 2 caractères pour chercher" in page
+    forged = await client.get(f"/api/customer360/{customer}/invoices?cursor=forged")
+    assert forged.status_code == 400
+    assert (await forged.get_json())["error"]["message"] == "cursor: n'est pas un curseur créé par ce serveur"
+
+
+async def test_time_and_months_are_worded_in_the_readers_language(app):
+    march = MonthRevenue(month=date(2026, 3, 1), revenue_cents=0, invoice_count=0)
+    blank = {field.name: None for field in fields(Analytics)}
+    visits = [Analytics(**{**blank, "days_since_last_visit": days}) for days in (0, 12, 200, 800)]
+    async with app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        assert (march.short_label, march.label, march.long_label) == ("mars", "mars 2026", "mars 2026")
+        assert [figures.time_since_last_visit for figures in visits] == [
+            "aujourd'hui",
+            "il y a 12 jours",
+            "il y a environ 7 mois",
+            "il y a plus de 2 ans",
+        ]
+    async with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert (march.short_label, march.label, march.long_label) == ("Mar", "Mar 2026", "March 2026")
+        assert visits[1].time_since_last_visit == "12 days ago"
+
+
+def test_werkzeugs_own_error_texts_are_in_the_catalogue_as_werkzeug_writes_them():
+    # An error raised without a message of its own shows Werkzeug's text: marked in app/web/errors.py, which
+    # must follow the installed Werkzeug word for word.
+    for status in ERROR_CODES:
+        error = default_exceptions[status]()
+        assert error.name in ERROR_NAMES, status
+        if status not in (404, 500):  # those two always get the app's own message
+            assert error.description in DEFAULT_DESCRIPTIONS, status

@@ -28,7 +28,7 @@ from quart_auth import AuthUser, QuartAuth, logout_user
 from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
 
 from app.db import connection
-from app.i18n import N_, gettext
+from app.i18n import N_, format_number, gettext
 from app.tables import ROLES
 from app.tokens import user_for_token
 from app.users import User, get_user
@@ -169,20 +169,23 @@ async def check_request():
             size = len(await request.get_data(cache=True))
         if size > MAX_BODY_BYTES:
             raise RequestEntityTooLarge(
-                f"The request carries {size:,} bytes; this address takes at most "
-                f"{MAX_BODY_BYTES // 1024} KiB."
+                gettext(
+                    "The request carries %(size)s bytes; this address takes at most %(limit)d KiB.",
+                    size=format_number(size),
+                    limit=MAX_BODY_BYTES // 1024,
+                )
             )
     access = access_of(request.endpoint)
     if access is None and request.endpoint is not None:
         current_app.logger.error("view %s declares no access; denied", request.endpoint)
         raise Forbidden(gettext("This page is not available."))
     if bearer_token() is not None and not is_api_request():
-        return _refuse(401, "API tokens are accepted by the JSON API (/api/customer360/…) only.")
+        return _refuse(401, gettext("API tokens are accepted by the JSON API (/api/customer360/…) only."))
     if access != EVERYONE:
         user = await current_user()
         if user is None and bearer_token() is not None:
             response = _refuse(
-                401, "The API token is not valid (unknown or revoked, or its account is disabled)."
+                401, gettext("The API token is not valid (unknown or revoked, or its account is disabled).")
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="customer360", error="invalid_token"'
             return response
@@ -204,8 +207,10 @@ async def check_request():
         if not expected or not sent or not hmac.compare_digest(expected, sent):
             return _refuse(
                 403,
-                "This form has expired or did not come from this site (missing or wrong CSRF token). "
-                "Reload the page and try again.",
+                gettext(
+                    "This form has expired or did not come from this site (missing or wrong CSRF token). "
+                    "Reload the page and try again."
+                ),
             )
     return None
 

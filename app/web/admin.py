@@ -25,7 +25,9 @@ def _positive_int(name: str) -> int | None:
     if not value:
         return None
     if not value.isascii() or not value.isdigit() or not 1 <= int(value) < 2**63:
-        raise ParamError(name, f"must be an id (a whole number from 1), not {value!r}")
+        raise ParamError(
+            name, gettext("must be an id (a whole number from 1), not %(value)s", value=repr(value))
+        )
     return int(value)
 
 
@@ -36,7 +38,9 @@ def _day(name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ParamError(name, f"must be a date like 2026-11-27, not {value!r}") from None
+        raise ParamError(
+            name, gettext("must be a date like 2026-11-27, not %(value)s", value=repr(value))
+        ) from None
 
 
 def audit_filter() -> AuditFilter:
@@ -105,7 +109,7 @@ async def create_user_account():
         )
     await conn.commit()
     auditing.note("admin.create_user", user=created.id, role=created.role)
-    return redirect(url_for("admin.users", saved=f"Account {created.email} created."))
+    return redirect(url_for("admin.users", saved=gettext("Account %(email)s created.", email=created.email)))
 
 
 @blueprint.post("/users/<int:user_id>")
@@ -131,4 +135,6 @@ async def change_user_account(user_id: int):
     if changes:
         current_app.extensions["hub"].sessions_changed()  # their open pages close now
     auditing.note("admin.change_user", user=user_id, changes={k: list(v) for k, v in changes.items()})
-    return redirect(url_for("admin.users", saved="Saved." if changes else "Nothing to change."))
+    return redirect(
+        url_for("admin.users", saved=gettext("Saved.") if changes else gettext("Nothing to change."))
+    )

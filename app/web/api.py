@@ -32,7 +32,7 @@ from app.analytics import Analytics, RevenueChart
 from app.consents import Consents
 from app.customers import MAX_ID, ProfileDetails
 from app.documents import DocumentsPage
-from app.i18n import gettext
+from app.i18n import format_number, gettext
 from app.invoices import MAX_AMOUNT_CENTS, REFERENCE_MAX_LENGTH, InvoicesPage
 from app.live.events import commit_and_announce
 from app.params import ParamError
@@ -171,15 +171,24 @@ async def check_json_body():
     try:
         text = body.decode()
     except UnicodeDecodeError as exc:
-        return json_error(400, f"body: is not UTF-8 text (byte {exc.start}); send JSON encoded as UTF-8")
+        return json_error(
+            400,
+            "body: "
+            + gettext("is not UTF-8 text (byte %(byte)d); send JSON encoded as UTF-8", byte=exc.start),
+        )
     try:
         document = json.loads(text)
     except RecursionError:
-        return json_error(400, "body: the JSON is nested too deeply")
+        return json_error(400, "body: " + gettext("the JSON is nested too deeply"))
     except ValueError as exc:
-        return json_error(400, f"body: is not JSON ({exc})")
+        # The parser's own explanation (line and column) stays as Python words it.
+        return json_error(400, "body: " + gettext("is not JSON (%(reason)s)", reason=exc))
     if (surrogate := _unpaired_surrogate(document)) is not None:
-        return json_error(400, f"body: {surrogate} is half of a UTF-16 surrogate pair, not a character")
+        return json_error(
+            400,
+            "body: "
+            + gettext("%(escape)s is half of a UTF-16 surrogate pair, not a character", escape=surrogate),
+        )
     return None
 
 
@@ -342,9 +351,10 @@ async def report_activity(customer_id: int, data: ActivityReport):
     conn = await existing_customer(customer_id)
     occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else datetime.now(UTC)
     if occurred_at > datetime.now(UTC) + CLOCK_SKEW:
-        return ErrorBody(Error("bad_request", "occurred_at: is in the future")), 400
+        return ErrorBody(Error("bad_request", "occurred_at: " + gettext("is in the future"))), 400
     if data.details is not None and len(json.dumps(data.details)) > 4000:
-        return ErrorBody(Error("bad_request", "details: keep it under 4,000 characters of JSON")), 400
+        problem = gettext("keep it under %(limit)s characters of JSON", limit=format_number(4000))
+        return ErrorBody(Error("bad_request", "details: " + problem)), 400
     activity_id = await record_activity(
         conn,
         customer_id=customer_id,
@@ -396,7 +406,7 @@ async def take_payment(customer_id: int, invoice_id: int, data: PaymentReport):
     conn = await existing_customer(customer_id)
     received_at = data.received_at.astimezone(UTC) if data.received_at else datetime.now(UTC)
     if received_at > datetime.now(UTC) + CLOCK_SKEW:
-        return ErrorBody(Error("bad_request", "received_at: is in the future")), 400
+        return ErrorBody(Error("bad_request", "received_at: " + gettext("is in the future"))), 400
     try:
         recorded = await invoice_domain.record_payment(
             conn,
@@ -510,5 +520,5 @@ def init_app(app) -> None:
             ]
             message = "; ".join(problems)
         else:
-            message = str(cause) or "the request does not match the API's schema"
+            message = str(cause) or gettext("the request does not match the API's schema")
         return json_error(400, message)

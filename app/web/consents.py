@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from quart import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
 
 from app import consents
+from app.i18n import gettext
 from app.live.events import commit_and_announce
 from app.sections import SECTIONS
 from app.tables import CHANNELS, CONSENT_PURPOSES
@@ -81,7 +82,11 @@ async def change(customer_id: int):
     await commit_and_announce(conn, current_app.extensions["broker"], [(customer_id, changed.activity_id)])
     if not is_htmx():
         return redirect(url_for("customers.show", customer_id=customer_id) + "#section-consents")
-    saved = f"{consents.consent_name(requested['purpose'], requested['channel'])}: {requested['action']}."
+    saved = gettext(
+        "%(consent)s: %(action)s.",
+        consent=consents.consent_name(requested["purpose"], requested["channel"]),
+        action=gettext(consents.ACTION_LABELS[requested["action"]]).lower(),
+    )
     response = await make_response(await render_section(conn, customer_id, consent_saved=saved))
     # Which emails may be sent depends on the consents.
     return refresh_sections(response, "communications")

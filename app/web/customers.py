@@ -13,7 +13,7 @@ from app.customers import QueryError, check_query, customer_exists, get_profile,
 from app.db import connection
 from app.i18n import gettext
 from app.pagination import BadCursor, decode_cursor, encode_cursor
-from app.params import ParamError
+from app.params import NOT_OUR_CURSOR, ParamError
 from app.sections import SECTIONS
 from app.web.access import READERS, allow
 
@@ -47,8 +47,8 @@ async def index():
     if cursor := request.args.get("after"):
         try:
             after = decode_cursor(cursor, str, int)
-        except BadCursor as exc:
-            raise BadRequest(f"after: {exc}") from None
+        except BadCursor:
+            raise BadRequest("after: " + gettext(NOT_OUR_CURSOR)) from None
     page = await list_customers(await connection(), query=query, after=after)
     context = {
         "query": query,

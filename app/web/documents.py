@@ -45,8 +45,8 @@ def upload_rules(state) -> None:
     # The upload form is rendered by the section route too, so its rules are template globals.
     state.app.jinja_env.globals.update(
         document_accept=ACCEPT,
-        document_types=documents.ALLOWED_NAMES,
-        document_limit=documents.human_size(documents.MAX_FILE_BYTES),
+        document_types=documents.ALLOWED_NAMES,  # translated by the template
+        document_max_bytes=documents.MAX_FILE_BYTES,
         document_max_files=documents.MAX_FILES_PER_UPLOAD,
     )
 
@@ -85,10 +85,11 @@ async def upload(customer_id: int):
         form, files = await request.form, await request.files
     except RequestEntityTooLarge:
         # Above the app's MAX_CONTENT_LENGTH the body is not read at all: say so in the form, not a bare 413.
-        limit = documents.human_size(current_app.config["MAX_CONTENT_LENGTH"])
-        message = (
-            f"These files add up to more than {limit}, the most one upload can carry. "
-            f"Upload fewer at a time (each up to {documents.human_size(documents.MAX_FILE_BYTES)})."
+        message = gettext(
+            "These files add up to more than %(limit)s, the most one upload can carry. "
+            "Upload fewer at a time (each up to %(file_limit)s).",
+            limit=filesize(current_app.config["MAX_CONTENT_LENGTH"]),
+            file_limit=filesize(documents.MAX_FILE_BYTES),
         )
         return await render_section(conn, customer_id, upload_errors={"file": [message]}), 422
 
@@ -98,9 +99,11 @@ async def upload(customer_id: int):
     errors: dict[str, list[str]] = {}
     uploads: list[documents.Upload] = []
     if not chosen:
-        errors["file"] = ["Choose a file to upload."]
+        errors["file"] = [gettext("Choose a file to upload.")]
     elif len(chosen) > documents.MAX_FILES_PER_UPLOAD:
-        errors["file"] = [f"Upload at most {documents.MAX_FILES_PER_UPLOAD} files at a time."]
+        errors["file"] = [
+            gettext("Upload at most %(count)d files at a time.", count=documents.MAX_FILES_PER_UPLOAD)
+        ]
     else:
         for storage in chosen:
             # One byte past the limit is enough to refuse: no more is copied out of the parsed body.
@@ -132,7 +135,7 @@ async def upload(customer_id: int):
         )
     except documents.StorageError:
         await conn.rollback()
-        message = "The files could not be stored just now; nothing was saved. Try again in a moment."
+        message = gettext("The files could not be stored just now; nothing was saved. Try again in a moment.")
         return await render_section(conn, customer_id, upload_errors={"form": [message]}), 500
     # commit_and_announce in two steps, so that a commit that fails also takes the files away.
     try:

@@ -109,11 +109,12 @@ async def send(customer_id: int):
     if not is_htmx():
         return redirect(url_for("customers.show", customer_id=customer_id) + "#section-communications")
     if delivery_configured():
-        notice = f"Email to {queued.recipient} queued — will be sent shortly."
+        notice = gettext("Email to %(recipient)s queued — will be sent shortly.", recipient=queued.recipient)
     else:
-        notice = (
-            f"Email to {queued.recipient} kept in the outbox: no mail server is configured (SMTP_URL). "
-            "It will be sent once one is."
+        notice = gettext(
+            "Email to %(recipient)s kept in the outbox: no mail server is configured (SMTP_URL). "
+            "It will be sent once one is.",
+            recipient=queued.recipient,
         )
     return await render_section(conn, customer_id, email_notice=notice)
 
@@ -136,4 +137,4 @@ async def retry(customer_id: int, email_id: int):
     mailer.wake(current_app)
     if not is_htmx():
         return redirect(url_for("customers.show", customer_id=customer_id) + "#section-communications")
-    return await render_section(conn, customer_id, email_notice="The email is back in the outbox.")
+    return await render_section(conn, customer_id, email_notice=gettext("The email is back in the outbox."))

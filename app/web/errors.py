@@ -7,7 +7,7 @@ from http import HTTPStatus
 from quart import Quart, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
-from app.i18n import gettext
+from app.i18n import N_, gettext
 from app.web.access import wants_html
 
 # Spelled out rather than derived from http.HTTPStatus, whose phrases change between Python versions.
@@ -24,6 +24,48 @@ ERROR_CODES = {
     500: "internal_server_error",
     503: "service_unavailable",
 }
+
+
+# Werkzeug's names and default descriptions of the statuses this app answers, as written in its source, so
+# that they are in the catalogue: an error raised without a message of its own still speaks the user's
+# language (tests/test_i18n.py checks they match the installed Werkzeug).
+ERROR_NAMES = (
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Conflict"),
+    N_("Request Entity Too Large"),
+    N_("Unprocessable Entity"),
+    N_("Too Many Requests"),
+    N_("Internal Server Error"),
+    N_("Service Unavailable"),
+)
+DEFAULT_DESCRIPTIONS = (
+    N_("The browser (or proxy) sent a request that this server could not understand."),
+    N_(
+        "The server could not verify that you are authorized to access the URL requested. You either "
+        "supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to "
+        "supply the credentials required."
+    ),
+    N_(
+        "You don't have the permission to access the requested resource. It is either read-protected or not "
+        "readable by the server."
+    ),
+    N_("The method is not allowed for the requested URL."),
+    N_(
+        "A conflict happened while processing the request. The resource might have been modified while the "
+        "request was being processed."
+    ),
+    N_("The data value transmitted exceeds the capacity limit."),
+    N_("The request was well-formed but was unable to be followed due to semantic errors."),
+    N_("This user has exceeded an allotted request count. Try again later."),
+    N_(
+        "The server is temporarily unable to service your request due to maintenance downtime or capacity "
+        "problems. Please try again later."
+    ),
+)
 
 
 def json_error(status: int, message: str, **extra):
@@ -50,11 +92,14 @@ async def _error_response(error: HTTPException):
     )
     if isinstance(error, NotFound) and message == NotFound.description:
         message = gettext("There is nothing at %(path)s.", path=request.path)
+    elif message in DEFAULT_DESCRIPTIONS:
+        message = gettext(message)
     if request.headers.get("HX-Request") == "true":
         return await render_template("partials/error.html", status=status, message=message), status
     if not wants_html():
         return json_error(status, message)
-    return await render_template("error.html", status=status, title=error.name, message=message), status
+    title = gettext(error.name) if error.name in ERROR_NAMES else error.name
+    return await render_template("error.html", status=status, title=title, message=message), status
 
 
 async def render_unexpected(error: Exception):

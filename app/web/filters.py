@@ -1,32 +1,21 @@
-"""Template filters: money in integer cents and instants in the shop's time zone."""
+"""Template filters: money in integer cents, numbers, and dates and instants in the shop's time zone, each
+written the way the reader's language writes them (fr-CA or en-CA, through Babel's CLDR data)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
+from babel.dates import format_skeleton, format_time
 from quart import Quart, current_app
 
-from app.i18n import N_, current_language
+from app.i18n import LOCALES, N_, current_language, format_money, format_number
 from app.pagination import encode_cursor
 from app.tables import ACTIVITY_KINDS
 
 
-def money(cents: int | None, currency: str = "CAD") -> str:
-    """1234567 -> "$12,345.67" (en-CA) or "12 345,67 $" (fr-CA)."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    units, hundredths = divmod(abs(cents), 100)
-    symbol = "$" if currency == "CAD" else f" {currency}"
-    if current_language() == "fr":
-        grouped = f"{units:,}".replace(",", "\u202f")
-        return f"{sign}{grouped},{hundredths:02d}\u00a0{symbol.strip()}"
-    return (
-        f"{sign}{symbol}{units:,}.{hundredths:02d}"
-        if currency == "CAD"
-        else f"{sign}{units:,}.{hundredths:02d}{symbol}"
-    )
+def locale() -> str:
+    return LOCALES[current_language()]
 
 
 def local_datetime(value: datetime | None) -> datetime | None:
@@ -36,16 +25,21 @@ def local_datetime(value: datetime | None) -> datetime | None:
 
 
 def datetime_format(value: datetime | None) -> str:
+    """An instant in the shop's zone: "27 nov. 2026, 14 h 05" (fr-CA), "Nov 27, 2026, 2:05 p.m." (en-CA)."""
     local = local_datetime(value)
-    return "" if local is None else local.strftime("%Y-%m-%d %H:%M")
+    if local is None:
+        return ""
+    where = locale()
+    return f"{format_skeleton('yMMMd', local, locale=where)}, {format_time(local, 'short', locale=where)}"
 
 
 def date_format(value: date | datetime | None) -> str:
+    """A day: "27 nov. 2026" (fr-CA), "Nov 27, 2026" (en-CA); an instant is first put in the shop's zone."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = local_datetime(value)
-    return value.strftime("%Y-%m-%d")
+    return format_skeleton("yMMMd", value, locale=locale())
 
 
 def iso(value: datetime | None) -> str:
@@ -116,7 +110,8 @@ def init_app(app: Quart) -> None:
     app.jinja_env.globals.update(
         activity_kinds=ACTIVITY_KINDS, kind_labels=KIND_LABELS, encode_cursor=encode_cursor
     )
-    app.add_template_filter(money)
+    app.add_template_filter(format_money, "money")
+    app.add_template_filter(format_number, "number")
     app.add_template_filter(datetime_format, "datetime")
     app.add_template_filter(date_format, "date")
     app.add_template_filter(iso)

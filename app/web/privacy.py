@@ -74,11 +74,11 @@ async def erase(customer_id: int):
     errors = {}
     source = form.get("source", "")
     if source not in REQUEST_SOURCES:
-        errors["source"] = "Say how the customer made the request."
+        errors["source"] = gettext("Say how the customer made the request.")
     if form.get("confirm", "").strip() != CONFIRMATION:
-        errors["confirm"] = f"Type {CONFIRMATION} to confirm: erasure cannot be undone."
+        errors["confirm"] = gettext("Type %(word)s to confirm: erasure cannot be undone.", word=CONFIRMATION)
     if profile.erased_at is not None:
-        errors["form"] = "This customer's personal data was erased already."
+        errors["form"] = gettext("This customer's personal data was erased already.")
     if errors:
         return await _page(customer_id, status=422, errors=errors, values=form)
     conn = await connection()

@@ -80,8 +80,10 @@ async def save(customer_id: int):
     except StaleProfile:
         await conn.rollback()
         errors = {
-            "form": "Someone else changed this profile while you were editing. Your changes were not "
-            "saved: cancel to see theirs, then edit again."
+            "form": gettext(
+                "Someone else changed this profile while you were editing. Your changes were not "
+                "saved: cancel to see theirs, then edit again."
+            )
         }
         return await render_form(customer_id, values=form, version=version, errors=errors, status=409)
     if activity_id is not None:

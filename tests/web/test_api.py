@@ -193,7 +193,8 @@ async def test_another_module_reports_activity_into_the_timeline(signed_in, cust
     timeline = await (await client.get(f"/api/customer360/{customer}/activity")).get_json()
     first = timeline["entries"][0]
     assert first["id"] == recorded["id"]
-    assert first["summary"] == "Dropped off for inspection" and first["actor"] == "ChronoTech POS"
+    assert first["summary"] == "Dropped off for inspection"
+    assert first["actor"] is None and first["actor_label"] == "ChronoTech POS"
 
 
 @pytest.mark.parametrize(

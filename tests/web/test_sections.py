@@ -60,8 +60,8 @@ async def test_vehicles_section_shows_vin_plate_and_service(signed_in, customer)
     assert "2019 Toyota RAV4" in html
     assert "ABC 123" in html
     assert "2T3W1RFV" in html
-    assert "84,000 km" in html
-    assert "2026-06-01" in html  # last service: the completed work order, in the shop's zone
+    assert "84,000&nbsp;km" in html
+    assert "Jun 1, 2026" in html  # last service: the completed work order, in the shop's zone
 
 
 async def test_profile_section_lists_every_contact(signed_in, customer):
