@@ -50,7 +50,7 @@ lint: $(VENV)/.dev-installed
 # Extract the strings to translate (Python and templates) and merge them into the French catalogue;
 # then translate the new entries of app/translations/fr.po (tests/test_i18n.py fails while one is missing).
 messages: $(VENV)/.dev-installed
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _say -k _say_plural:1,2 --no-location --sort-output --omit-header \
 		-o app/translations/messages.pot .
 	$(BIN)/pybabel update -i app/translations/messages.pot -o app/translations/fr.po -l fr_CA \
 		--no-fuzzy-matching --ignore-obsolete

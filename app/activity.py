@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.i18n import gettext
 from app.pagination import encode_cursor
 from app.params import cursor_instant, cursor_values
-from app.tables import ACTIVITY_KINDS, customer_activities, users
+from app.tables import ACTIVITY_KINDS, customer_activities, customers, users
 
 PAGE_SIZE = 25
 MAX_PINNED = 10
@@ -33,6 +33,8 @@ class Activity:
     ref_type: str | None
     ref_id: int | None
     pinned: bool
+    # The customer's language, which their own words (notes, subjects, descriptions) are written in.
+    language: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,10 @@ _SELECT = (
         customer_activities.c.ref_type,
         customer_activities.c.ref_id,
         customer_activities.c.pinned,
+        customers.c.language,
     )
     .select_from(customer_activities)
+    .join(customers, customers.c.id == customer_activities.c.customer_id)
     .outerjoin(users, users.c.id == customer_activities.c.actor_id)
 )
 
@@ -76,6 +80,7 @@ def _activity(row) -> Activity:
         ref_type=row.ref_type,
         ref_id=row.ref_id,
         pinned=bool(row.pinned),
+        language=row.language,
     )
 
 
@@ -231,11 +236,10 @@ class StreamEntry:
     occurred_at: datetime
     summary: str
     details: dict[str, Any] | None
+    language: str
 
 
 def _stream_select():
-    from app.tables import customers
-
     return (
         select(
             customer_activities.c.id,
@@ -249,6 +253,7 @@ def _stream_select():
             customer_activities.c.occurred_at,
             customer_activities.c.summary,
             customer_activities.c.details,
+            customers.c.language,
         )
         .select_from(customer_activities)
         .join(customers, customers.c.id == customer_activities.c.customer_id)
@@ -268,6 +273,7 @@ def _stream_entry(row) -> StreamEntry:
         occurred_at=row.occurred_at,
         summary=row.summary,
         details=row.details,
+        language=row.language,
     )
 
 

@@ -79,7 +79,7 @@ def ngettext(singular: str, plural: str, n: int, **variables) -> str:
     return text % {"num": n, **variables}
 
 
-def _template_ngettext(singular: str, plural: str, n: int) -> str:
+def ngettext_template(singular: str, plural: str, n: int) -> str:
     # Jinja fills %(num)d and the other placeholders in itself.
     return translations(current_language()).ungettext(singular, plural, n)
 
@@ -118,5 +118,5 @@ def N_(message: str) -> str:
 
 def init_app(app) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(gettext=gettext, ngettext=_template_ngettext, newstyle=True)
+    app.jinja_env.install_gettext_callables(gettext=gettext, ngettext=ngettext_template, newstyle=True)
     app.jinja_env.globals.update(current_language=current_language, language_names=LANGUAGE_NAMES)

@@ -27,9 +27,13 @@ class Section:
     name: str
     title: str
     load: Loader
-    # Height of the placeholder in rows, so that nothing jumps when the content arrives.
+    # Height of the placeholder in rows.
     skeleton_rows: int
-    # Sections in the first screenful load at once; the others when scrolled into view.
+    # Rendered with the page: the first screenful at any width, where a placeholder growing into its content
+    # would push what is already on screen.
+    inline: bool = False
+    # Loaded as soon as the page is; the others as they come near the screen (static/app.js), or a moment
+    # after the page.
     eager: bool = False
     # Query parameters the section understands: kept in the page URL to share a view.
     params: tuple[str, ...] = ()
@@ -102,8 +106,8 @@ async def _communications(conn, customer_id, args):
 SECTIONS: dict[str, Section] = {
     section.name: section
     for section in (
-        Section("profile", N_("Profile"), _profile, skeleton_rows=4, eager=True),
-        Section("analytics", N_("Analytics"), _analytics, skeleton_rows=3, eager=True),
+        Section("profile", N_("Profile"), _profile, skeleton_rows=4, inline=True),
+        Section("analytics", N_("Analytics"), _analytics, skeleton_rows=3, inline=True),
         Section("activity", N_("Activity"), _activity, skeleton_rows=10, eager=True, params=("kind",)),
         Section("vehicles", N_("Vehicles"), _vehicles, skeleton_rows=3, eager=True),
         Section("work-orders", N_("Work orders"), _work_orders, skeleton_rows=5, params=("status",)),

@@ -226,3 +226,16 @@ function setUpStream() {
     showHeld();
   });
 }
+
+// Sections below the first screenful load as they come within a screen of view: htmx's `intersect` would
+// wait until they are on screen, where a placeholder growing into its content pushes what is being read.
+const nearObserver = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    nearObserver.unobserve(entry.target);
+    htmx.trigger(entry.target, "near");
+  }
+}, { rootMargin: "100% 0px" });
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-load-near]").forEach((placeholder) => nearObserver.observe(placeholder));
+});

@@ -25,7 +25,7 @@ from tests.factories import add_customer, add_invoice
 
 ROOT = Path(__file__).resolve().parent.parent
 METHOD_MAP = [("app/**.py", "python"), ("templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "_say": None, "_say_plural": (1, 2)}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 

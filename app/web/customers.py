@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from markupsafe import Markup
 from quart import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from sqlalchemy.ext.asyncio import AsyncConnection
 from werkzeug.exceptions import BadRequest
@@ -14,7 +16,7 @@ from app.db import connection
 from app.i18n import gettext
 from app.pagination import BadCursor, decode_cursor, encode_cursor
 from app.params import NOT_OUR_CURSOR, ParamError
-from app.sections import SECTIONS
+from app.sections import SECTIONS, Section
 from app.web.access import READERS, allow
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,12 @@ async def home():
 @blueprint.get("/customers")
 @allow(*READERS)
 async def index():
+    searching = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "results"
     try:
         query = check_query(request.args.get("q", ""))
     except QueryError as exc:
+        if searching:  # a search being typed, one letter so far: say what it needs, in place of the results
+            return await render_template("partials/customer_results.html", hint=str(exc), continued=False)
         raise BadRequest(f"q: {exc}") from None
     after = None
     if cursor := request.args.get("after"):
@@ -78,11 +83,18 @@ async def show(customer_id: int):
         }
         for name, section in SECTIONS.items()
     }
+    # The first screenful comes with the page, so that nothing on screen moves when the rest arrives.
+    inline = {
+        section.name: Markup((await render_section(section, customer_id, section_args[section.name]))[0])
+        for section in SECTIONS.values()
+        if section.inline
+    }
     return await render_template(
         "customers/show.html",
         profile=profile,
         sections=SECTIONS.values(),
         section_args=section_args,
+        inline=inline,
         watermark=current_app.extensions["hub"].watermark,
     )
 
@@ -99,24 +111,33 @@ async def section(customer_id: int, name: str):
                 "There is no section %(name)r. Sections are: %(names)s.", name=name, names=", ".join(SECTIONS)
             ),
         )
-    conn = await existing_customer(customer_id)
-    try:
-        data = await section.load(conn, customer_id, request.args)
-        html = await render_template(
-            section.template, section=section, customer_id=customer_id, data=data, args=request.args
-        )
-    except ParamError as exc:
-        raise BadRequest(str(exc)) from None
-    except Exception:
-        log.exception("section %s of customer %s failed", name, customer_id)
-        html = await render_template("partials/section_error.html", section=section, customer_id=customer_id)
-        return html, 500
+    await existing_customer(customer_id)
+    html, status = await render_section(section, customer_id, request.args)
+    if status != 200:
+        return html, status
     response = await make_response(html)
     if section.params and (page_url := shared_view_url(customer_id, section)) is not None:
         # The page's address keeps the section's filters, so a copied link shows the same view; replaced,
         # not pushed, so that Back still leaves the customer.
         response.headers["HX-Replace-Url"] = page_url
     return response
+
+
+async def render_section(section: Section, customer_id: int, args: Mapping[str, str]) -> tuple[str, int]:
+    """A section's HTML and status; a bad parameter is a 400 naming it, a failure stays inside the section
+    (an error box with a Retry button) and is a 500."""
+    try:
+        data = await section.load(await connection(), customer_id, args)
+        html = await render_template(
+            section.template, section=section, customer_id=customer_id, data=data, args=args
+        )
+    except ParamError as exc:
+        raise BadRequest(str(exc)) from None
+    except Exception:
+        log.exception("section %s of customer %s failed", section.name, customer_id)
+        html = await render_template("partials/section_error.html", section=section, customer_id=customer_id)
+        return html, 500
+    return html, 200
 
 
 def shared_view_url(customer_id: int, section) -> str | None:

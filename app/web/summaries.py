@@ -16,14 +16,18 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from app.consents import CHANNEL_NAMES, PURPOSE_LABELS
-from app.i18n import N_, gettext, ngettext
+from app.i18n import LANGUAGES, N_, current_language, gettext, ngettext_template
 from app.i18n import format_money as money
 from app.profile import LABELS as PROFILE_LABELS
 from app.web.filters import date_format
 from app.work_orders import STATUS_LABELS as WORK_ORDER_STATUS_LABELS
 
 Details = Mapping[str, Any]
+Own = Callable[[str], Markup]  # marks the customer's own words with their language
+Wording = Callable[[Details, Own], Markup]
 
 # An invoice's new status, as a sentence.
 INVOICE_STATUS_SENTENCES = {
@@ -49,80 +53,90 @@ EMAIL_SENTENCES = {
 }
 
 
+def _say(message: str, **facts: Any) -> Markup:
+    """A sentence of the catalogue with its facts escaped (or kept, when already markup), as Jinja's own
+    gettext does."""
+    return Markup(gettext(message)) % facts
+
+
+def _say_plural(singular: str, plural: str, n: int, **facts: Any) -> Markup:
+    return Markup(ngettext_template(singular, plural, n)) % {"num": n, **facts}
+
+
 def _day(value: str) -> str:
     return date_format(date.fromisoformat(value))
 
 
-def _invoice_issued(d: Details) -> str:
+def _invoice_issued(d: Details, own: Own) -> Markup:
     amount = money(d["total_cents"])
     if d.get("work_order") and d.get("due_on"):
-        return gettext(
+        return _say(
             "Invoice %(number)s issued for %(work_order)s: %(amount)s, due %(due)s",
             number=d["number"],
             work_order=d["work_order"],
             amount=amount,
             due=_day(d["due_on"]),
         )
-    return gettext("Invoice %(number)s issued: %(amount)s", number=d["number"], amount=amount)
+    return _say("Invoice %(number)s issued: %(amount)s", number=d["number"], amount=amount)
 
 
-def _invoice_status(d: Details) -> str:
+def _invoice_status(d: Details, own: Own) -> Markup:
     if d["to"] == "overdue" and "balance_cents" in d and d.get("due_on"):
-        return gettext(
+        return _say(
             "Invoice %(number)s is overdue: %(balance)s was due on %(due)s",
             number=d["number"],
             balance=money(d["balance_cents"]),
             due=_day(d["due_on"]),
         )
-    return gettext(INVOICE_STATUS_SENTENCES[d["to"]], number=d["number"])
+    return _say(INVOICE_STATUS_SENTENCES[d["to"]], number=d["number"])
 
 
-def _payment(d: Details) -> str:
+def _payment(d: Details, own: Own) -> Markup:
     facts = {"amount": money(d["amount_cents"]), "method": gettext(METHOD_PHRASES[d["method"]])}
     facts["invoice"] = d["invoice"]
     if d.get("status") == "paid":
-        return gettext("Payment of %(amount)s %(method)s on %(invoice)s: paid in full", **facts)
+        return _say("Payment of %(amount)s %(method)s on %(invoice)s: paid in full", **facts)
     if d.get("balance_cents"):
-        return gettext(
+        return _say(
             "Payment of %(amount)s %(method)s on %(invoice)s: %(balance)s still due",
             balance=money(d["balance_cents"]),
             **facts,
         )
-    return gettext("Payment of %(amount)s %(method)s on %(invoice)s", **facts)
+    return _say("Payment of %(amount)s %(method)s on %(invoice)s", **facts)
 
 
-def _work_order_opened(d: Details) -> str:
-    return gettext(
-        "Work order %(number)s opened: %(description)s", number=d["number"], description=d["description"]
+def _work_order_opened(d: Details, own: Own) -> Markup:
+    return _say(
+        "Work order %(number)s opened: %(description)s", number=d["number"], description=own(d["description"])
     )
 
 
-def _work_order_status(d: Details) -> str:
+def _work_order_status(d: Details, own: Own) -> Markup:
     new = gettext(WORK_ORDER_STATUS_LABELS[d["to"]])
     if d.get("from") in WORK_ORDER_STATUS_LABELS:
         old = gettext(WORK_ORDER_STATUS_LABELS[d["from"]])
-        return gettext("Work order %(number)s: %(old)s → %(new)s", number=d["number"], old=old, new=new)
-    return gettext("Work order %(number)s: %(new)s", number=d["number"], new=new)
+        return _say("Work order %(number)s: %(old)s → %(new)s", number=d["number"], old=old, new=new)
+    return _say("Work order %(number)s: %(new)s", number=d["number"], new=new)
 
 
-def _vehicle_added(d: Details) -> str:
+def _vehicle_added(d: Details, own: Own) -> Markup:
     vehicle = f"{d['year']} {d['make']} {d['model']}"
     if d.get("plate"):
-        return gettext("Vehicle added: %(vehicle)s (%(plate)s)", vehicle=vehicle, plate=d["plate"])
-    return gettext("Vehicle added: %(vehicle)s", vehicle=vehicle)
+        return _say("Vehicle added: %(vehicle)s (%(plate)s)", vehicle=vehicle, plate=d["plate"])
+    return _say("Vehicle added: %(vehicle)s", vehicle=vehicle)
 
 
-def _document_uploaded(d: Details) -> str:
-    return gettext("Document added: %(filename)s", filename=d["filename"])
+def _document_uploaded(d: Details, own: Own) -> Markup:
+    return _say("Document added: %(filename)s", filename=d["filename"])
 
 
-def _consent(action: str) -> Callable[[Details], str]:
+def _consent(action: str) -> Wording:
     sentence = N_("Consent granted: %(purpose)s by %(channel)s")
     if action == "withdrawn":
         sentence = N_("Consent withdrawn: %(purpose)s by %(channel)s")
 
-    def word(d: Details) -> str:
-        return gettext(
+    def word(d: Details, own: Own) -> Markup:
+        return _say(
             sentence,
             purpose=gettext(PURPOSE_LABELS[d["purpose"]]),
             channel=gettext(CHANNEL_NAMES[d["channel"]]),
@@ -131,31 +145,31 @@ def _consent(action: str) -> Callable[[Details], str]:
     return word
 
 
-def _email(d: Details) -> str:
+def _email(d: Details, own: Own) -> Markup:
     if d.get("again"):
-        return gettext("Email queued again: %(subject)s", subject=d["subject"])
+        return _say("Email queued again: %(subject)s", subject=own(d["subject"]))
     if d["status"] == "failed" and d.get("attempts"):
-        return ngettext(
+        return _say_plural(
             "Email failed after %(num)d attempt: %(subject)s",
             "Email failed after %(num)d attempts: %(subject)s",
             d["attempts"],
-            subject=d["subject"],
+            subject=own(d["subject"]),
         )
-    return gettext(EMAIL_SENTENCES[d["status"]], subject=d["subject"])
+    return _say(EMAIL_SENTENCES[d["status"]], subject=own(d["subject"]))
 
 
-def _profile_updated(d: Details) -> str:
+def _profile_updated(d: Details, own: Own) -> Markup:
     if d.get("action") == "created":
-        return gettext("Customer record created")
+        return _say("Customer record created")
     if "privacy_request_id" in d:
-        return gettext("Personal data erased on the customer's request")
+        return _say("Personal data erased on the customer's request")
     # Changes made here are keyed by their English label; the seeded history names the fields.
     labels = list(d["changes"]) if "changes" in d else [PROFILE_LABELS[field] for field in d["fields"]]
     fields = ", ".join(gettext(label).lower() for label in labels)
-    return gettext("Profile updated: %(fields)s", fields=fields)
+    return _say("Profile updated: %(fields)s", fields=fields)
 
 
-WORDINGS: dict[str, Callable[[Details], str]] = {
+WORDINGS: dict[str, Wording] = {
     "invoice_issued": _invoice_issued,
     "invoice_status": _invoice_status,
     "payment": _payment,
@@ -189,17 +203,26 @@ def actor(entry) -> str:
     return label
 
 
-def summary(entry) -> str:
-    """The entry's sentence in the reader's language; as stored when its details lack the facts."""
+def summary(entry) -> Markup:
+    """The entry's sentence in the reader's language; as stored when its details lack the facts. The
+    customer's own words in it (a subject, a description, a note) are marked with the customer's language
+    when it is not the reader's, for screen readers and translation tools."""
+    reader = current_language()
+
+    def own(text: str) -> Markup:
+        if entry.language == reader or entry.language not in LANGUAGES:
+            return escape(text)
+        return Markup('<span lang="%s">%s</span>') % (entry.language, text)
+
     if entry.details and entry.details.get("erased"):
-        return gettext("Erased on request")
+        return _say("Erased on request")
     wording = WORDINGS.get(entry.kind)
     if wording is None or not entry.details:
-        return entry.summary
+        return own(entry.summary)
     try:
-        return wording(entry.details)
+        return wording(entry.details, own)
     except (KeyError, TypeError, ValueError):  # an older entry that did not keep these facts
-        return entry.summary
+        return own(entry.summary)
 
 
 def init_app(app) -> None:

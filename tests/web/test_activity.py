@@ -31,7 +31,7 @@ async def history(engine):
 
 
 def summaries(html: str) -> list[str]:
-    return re.findall(r"(entry \d+)</p>", html)
+    return re.findall(r"(entry \d+)(?:</span>)?</p>", html)
 
 
 async def section(client, customer_id, **params):

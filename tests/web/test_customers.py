@@ -172,3 +172,15 @@ async def test_search_finds_a_seeded_customer_by_plate_vin_and_invoice_number(si
     assert names[vehicle.customer_id] in await search(client, vehicle.vin)
     assert names[vehicle.customer_id] in await search(client, vehicle.vin.lower())
     assert names[invoice.customer_id] in await search(client, invoice.number)
+
+
+async def test_a_search_being_typed_that_is_too_short_says_what_it_needs_in_place_of_the_results(
+    signed_in, shop
+):
+    client = await signed_in("advisor")
+    response = await client.get(
+        "/customers", query_string={"q": "x"}, headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+    assert response.status_code == 200
+    html = await response.get_data(as_text=True)
+    assert "Type at least 2 characters to search." in html and "<table" not in html

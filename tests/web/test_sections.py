@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -21,18 +22,39 @@ async def customer(engine):
     return customer_id
 
 
-async def test_shell_has_one_lazy_placeholder_per_section(signed_in, customer):
+async def test_shell_holds_the_first_screenful_and_one_lazy_placeholder_per_other_section(
+    signed_in, customer
+):
     client = await signed_in("advisor")
     html = await (await client.get(f"/customers/{customer}")).get_data(as_text=True)
     for name, section in SECTIONS.items():
         match = re.search(rf'<section[^>]*id="section-{name}"[^>]*>', html, re.S)
         assert match, name
         tag = match.group(0)
+        if section.inline:  # rendered with the page: the section itself, refreshable, no placeholder
+            assert 'aria-busy="true"' not in tag and f'hx-trigger="refresh-{name} from:body"' in tag
+            continue
         assert f'hx-get="/customers/{customer}/sections/{name}"' in tag
         assert ('hx-trigger="load"' in tag) == section.eager
-        assert ('hx-trigger="intersect once, load delay:1500ms"' in tag) == (not section.eager)
+        assert ('hx-trigger="near once, load delay:1500ms" data-load-near' in tag) == (not section.eager)
         assert 'aria-busy="true"' in tag
-    assert html.count('class="skeleton-row"') == sum(section.skeleton_rows for section in SECTIONS.values())
+    assert "Tremblay" in html.split('id="section-profile"', 1)[1]  # the profile's content, not a skeleton
+    lazy = [section for section in SECTIONS.values() if not section.inline]
+    assert html.count('class="skeleton-row"') == sum(section.skeleton_rows for section in lazy)
+
+
+async def test_a_failing_first_screen_section_shows_its_error_box_in_the_page(
+    signed_in, customer, monkeypatch
+):
+    async def broken(conn, customer_id, args):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setitem(SECTIONS, "analytics", replace(SECTIONS["analytics"], load=broken))
+    client = await signed_in("advisor")
+    response = await client.get(f"/customers/{customer}")
+    assert response.status_code == 200
+    html = await response.get_data(as_text=True)
+    assert 'id="section-analytics"' in html and "Retry" in html.split('id="section-analytics"', 1)[1]
 
 
 async def test_shell_hands_shared_filters_to_the_first_load(signed_in, customer):

@@ -8,6 +8,7 @@ from html import unescape
 from types import SimpleNamespace
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import update
 
 from app.tables import users
@@ -93,15 +94,17 @@ CASES = [
 ]
 
 
-def entry(kind: str, details: dict | None, stored: str = "as stored") -> SimpleNamespace:
-    return SimpleNamespace(kind=kind, details=details, summary=stored)
+def entry(
+    kind: str, details: dict | None, stored: str = "as stored", language: str = "fr"
+) -> SimpleNamespace:
+    return SimpleNamespace(kind=kind, details=details, summary=stored, language=language)
 
 
 @pytest.mark.parametrize(("kind", "details", "english", "french"), CASES)
 async def test_system_entries_are_worded_in_the_readers_language(app, kind, details, english, french):
     for language, expected in (("en", english), ("fr", french)):
         async with app.test_request_context("/", headers={"Accept-Language": language}):
-            assert summary(entry(kind, details)).translate(NBSP) == expected
+            assert summary(entry(kind, details, language=language)).translate(NBSP) == expected
 
 
 @pytest.mark.parametrize(
@@ -116,7 +119,18 @@ async def test_system_entries_are_worded_in_the_readers_language(app, kind, deta
 )
 async def test_entries_without_the_facts_are_shown_as_stored(app, kind, details):
     async with app.test_request_context("/", headers={"Accept-Language": "fr"}):
-        assert summary(entry(kind, details, "Texte d'origine")) == "Texte d'origine"
+        assert summary(entry(kind, details, "Texte d'origine")) == escape("Texte d'origine")
+
+
+async def test_the_customers_own_words_are_marked_with_their_language_and_escaped(app):
+    details = {"category": "transactional", "status": "sent", "subject": "Votre facture <INV-1>"}
+    async with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        sentence = summary(entry("email", details, language="fr"))
+        assert sentence == 'Email sent: <span lang="fr">Votre facture &lt;INV-1&gt;</span>'
+        assert summary(entry("note", None, "Client <b>pressé</b>", language="fr")) == (
+            '<span lang="fr">Client &lt;b&gt;pressé&lt;/b&gt;</span>'
+        )
+        assert summary(entry("note", None, "In a hurry", language="en")) == "In a hurry"
 
 
 async def test_erased_entries_say_so_in_the_readers_language(app):
