@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from babel.dates import format_date
-from sqlalchemy import and_, case, extract, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.i18n import LOCALES, current_language, gettext, ngettext
@@ -285,18 +285,17 @@ def add_months(month: date, count: int) -> date:
 async def load_revenue_chart(
     conn: AsyncConnection, customer_id: int, *, months: int = 12, today: date | None = None
 ) -> RevenueChart:
-    """One query: the customer's revenue grouped by year and month over the window (through the index
-    invoices(customer_id, issued_on, id)); the months without any invoice are filled in here."""
+    """One query: the customer's revenue per issue day over the window, in the order of the index
+    invoices(customer_id, issued_on, id) (no sort, no temporary table); the days are summed into months and
+    the months without any invoice filled in here."""
     if months not in CHART_PERIODS:
         raise ValueError(f"months must be one of {CHART_PERIODS}, not {months!r}")
     today = today or shop_today()
     current = today.replace(day=1)
     start, end = add_months(current, -(months - 1)), add_months(current, 1)
-    year, month = extract("year", invoices.c.issued_on), extract("month", invoices.c.issued_on)
     rows = await conn.execute(
         select(
-            year.label("year"),
-            month.label("month"),
+            invoices.c.issued_on,
             func.count().label("invoice_count"),
             func.coalesce(func.sum(invoices.c.total_cents), 0).label("revenue"),
         )
@@ -306,9 +305,14 @@ async def load_revenue_chart(
             invoices.c.issued_on < end,
             invoices.c.status.not_in(NOT_REVENUE),
         )
-        .group_by(year, month)
+        .group_by(invoices.c.issued_on)
+        .order_by(invoices.c.issued_on)
     )
-    buckets = {(int(row.year), int(row.month)): (int(row.revenue), int(row.invoice_count)) for row in rows}
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for row in rows:
+        bucket = buckets.setdefault((row.issued_on.year, row.issued_on.month), [0, 0])
+        bucket[0] += int(row.revenue)
+        bucket[1] += int(row.invoice_count)
     points = []
     for offset in range(months):
         first = add_months(start, offset)

@@ -298,10 +298,13 @@ async def load_profile_details(conn: AsyncConnection, customer_id: int) -> Profi
             customer_contacts.c.is_primary,
         )
         .where(customer_contacts.c.customer_id == customer_id)
-        .order_by(customer_contacts.c.kind, customer_contacts.c.is_primary.desc(), customer_contacts.c.id)
+        # In the order of the (customer_id, kind, is_primary) index, the row id last: no sort.
+        .order_by(customer_contacts.c.kind, customer_contacts.c.is_primary, customer_contacts.c.id)
     )
-    contacts = [
-        Contact(row.id, row.kind, row.value, row.label, bool(row.is_primary))
-        for row in await conn.execute(statement)
-    ]
+    rows = await conn.execute(statement)
+    # The primary one first in each kind (a sort of the few contacts a customer has, stable on the id).
+    contacts = sorted(
+        (Contact(row.id, row.kind, row.value, row.label, bool(row.is_primary)) for row in rows),
+        key=lambda contact: (contact.kind, not contact.is_primary),
+    )
     return ProfileDetails(profile, contacts)

@@ -54,7 +54,7 @@ async def load_vehicles(conn: AsyncConnection, customer_id: int) -> list[Vehicle
             vehicles.c.next_service_km,
         )
         .where(vehicles.c.customer_id == customer_id)
-        .order_by(vehicles.c.year.desc(), vehicles.c.id)
+        .order_by(vehicles.c.id.desc())  # the latest added first, along the (customer_id) index
         .limit(MAX_VEHICLES)
     )
     return [Vehicle(*row) for row in await conn.execute(statement)]

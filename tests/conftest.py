@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -60,11 +61,11 @@ async def sqlite_url(var_dir) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-async def mysql_url() -> AsyncIterator[str]:
-    """A fresh database on the MariaDB server of TEST_MYSQL_URL, migrated, dropped at the end."""
+@asynccontextmanager
+async def scratch_mysql_database(label: str) -> AsyncIterator[str]:
+    """A new database on the MariaDB server of TEST_MYSQL_URL, migrated, dropped on the way out."""
     server_url = parse_database_url(TEST_MYSQL_URL, Path("var"))
-    name = f"c360_test_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"c360_{label}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = create_engine(server_url, pool_size=1)
     try:
         async with admin.begin() as conn:
@@ -86,6 +87,13 @@ async def mysql_url() -> AsyncIterator[str]:
             await conn.execute(text("SET SESSION lock_wait_timeout = 10"))
             await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def mysql_url() -> AsyncIterator[str]:
+    """A fresh database for the session's MariaDB runs, migrated, dropped at the end."""
+    async with scratch_mysql_database("test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])

@@ -1,0 +1,163 @@
+"""Every section is index-backed on MariaDB: each statement a section runs, EXPLAINed on a seeded database
+whose statistics are analysed, reads no table in full (nor a whole index) and sorts nothing outside an index.
+
+The statements are the ones the sections really run: captured from the app's engine while a signed-in client
+loads every section of a long-history customer, with the filters and the next pages an advisor asks for.
+The last test drops an index a section relies on and checks that this very check then fails.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import event, text
+
+from app import create_app
+from app.config import Settings
+from app.db import create_engine
+from app.seed import DEMO_PASSWORD, seed
+from app.tables import metadata
+from tests.conftest import csrf_token_of, scratch_mysql_database
+
+pytestmark = pytest.mark.mysql
+
+# Sorting or grouping a handful of rows already narrowed down by an index (one customer's months of revenue)
+# costs nothing at any size; a filesort over what a customer's history grows to would.
+SORTS = re.compile(r"Using filesort|Using temporary")
+
+
+@pytest.fixture(scope="module")
+async def seeded_url(tmp_path_factory):
+    async with scratch_mysql_database("explain") as url:
+        engine = create_engine(url)
+        try:
+            await seed(engine, customers=400, activities_per_customer=60)
+            async with engine.begin() as conn:
+                for table in metadata.sorted_tables:
+                    await conn.exec_driver_sql(f"ANALYZE TABLE {table.name}")
+        finally:
+            await engine.dispose()
+        yield url
+
+
+@pytest.fixture
+async def app(seeded_url, tmp_path):
+    base = Settings.from_env(
+        {"APP_ENV": "test", "SECRET_KEY": "e" * 40, "VAR_DIR": str(tmp_path), "SHOP_LANGUAGE": "en"}
+    )
+    app = create_app(replace(base, database_url=seeded_url))
+    async with app.test_app():
+        yield app
+
+
+async def long_history_customer(app) -> int:
+    async with app.extensions["db_engine"].connect() as conn:
+        return (
+            await conn.execute(
+                text(
+                    "SELECT customer_id FROM customer_activities GROUP BY customer_id "
+                    "ORDER BY COUNT(*) DESC, customer_id LIMIT 1"
+                )
+            )
+        ).scalar_one()
+
+
+async def statements_of_every_section(app) -> list[tuple[str, str, object]]:
+    """(what was asked, statement, parameters) of every query the sections ran."""
+    client = app.test_client()
+    token = await csrf_token_of(client)
+    form = {"email": "advisor@example.com", "password": DEMO_PASSWORD, "csrf_token": token}
+    assert (await client.post("/login", form=form)).status_code == 302
+    customer = await long_history_customer(app)
+    urls = [
+        f"/customers/{customer}/sections/{name}"
+        for name in (
+            "profile",
+            "analytics",
+            "activity",
+            "vehicles",
+            "work-orders",
+            "invoices",
+            "revenue-chart",
+            "documents",
+            "consents",
+            "communications",
+        )
+    ]
+    urls += [
+        f"/customers/{customer}/sections/activity?kind=note",
+        f"/customers/{customer}/sections/work-orders?status=completed",
+        f"/customers/{customer}/sections/invoices?status=paid",
+        f"/customers/{customer}/sections/revenue-chart?months=24",
+    ]
+    captured: list[tuple[str, str, object]] = []
+    asking = ""
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            captured.append((asking, statement, parameters))
+
+    engine = app.extensions["db_engine"].sync_engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        pending = list(urls)
+        while pending:
+            asking = pending.pop(0)
+            response = await client.get(asking)
+            assert response.status_code == 200, asking
+            html = await response.get_data(as_text=True)
+            # The next page of the timeline ("Show older activity"), once.
+            if asking.endswith("/sections/activity"):
+                more = re.search(r'hx-get="(/customers/\d+/activity\?[^"]+)"', html)
+                assert more, "a long history has a next page"
+                pending.append(more.group(1).replace("&amp;", "&"))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return captured
+
+
+async def plan_problems(app, captured) -> list[str]:
+    problems = []
+    async with app.extensions["db_engine"].connect() as conn:
+        for asking, statement, parameters in captured:
+            plan = (await conn.exec_driver_sql("EXPLAIN " + statement, parameters)).mappings().all()
+            for step in plan:
+                table, kind, extra = step["table"], step["type"], step["Extra"] or ""
+                if kind in ("ALL", "index") or SORTS.search(extra):
+                    problems.append(
+                        f"{asking}: {table} read by {kind} ({extra or 'no index'}) in\n    {statement[:300]}"
+                    )
+    return problems
+
+
+async def test_every_section_query_is_index_backed(app):
+    captured = await statements_of_every_section(app)
+    assert len({asking for asking, _, _ in captured}) == 15  # every section, its filters and a next page
+    problems = await plan_problems(app, captured)
+    assert problems == [], "\n".join(problems)
+
+
+async def test_the_check_fails_when_an_index_a_section_needs_is_dropped(app):
+    """The timeline's index, (customer_id, occurred_at, id): without it, the newest entries of a customer
+    are found by sorting all of them."""
+    async with app.extensions["db_engine"].begin() as conn:
+        name = (
+            await conn.execute(
+                text(
+                    "SELECT index_name FROM information_schema.statistics"
+                    " WHERE table_schema = DATABASE() AND table_name = 'customer_activities'"
+                    " AND column_name = 'occurred_at' AND seq_in_index = 2"
+                )
+            )
+        ).scalar_one()
+        await conn.exec_driver_sql(f"ALTER TABLE customer_activities DROP INDEX {name}")
+    try:
+        problems = await plan_problems(app, await statements_of_every_section(app))
+        assert any("/sections/activity" in problem for problem in problems), problems
+    finally:
+        async with app.extensions["db_engine"].begin() as conn:
+            await conn.exec_driver_sql(
+                f"CREATE INDEX {name} ON customer_activities (customer_id, occurred_at, id)"
+            )
