@@ -112,6 +112,39 @@ def test_a_payment_recorded_through_the_form_updates_the_row_the_balance_and_the
     assert page.errors == []
 
 
+def test_a_french_speaking_advisor_takes_a_part_payment_typed_the_french_way(open_page, server):
+    page = open_page("advisor@example.com")
+    page.click(".language-switch button[type=submit]")  # the demo sign-ins read English in these tests
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    for customer_id in range(1, 20):
+        invoices = page.request.get(f"{server.base}/api/customer360/{customer_id}/invoices").json()
+        payable = [
+            invoice
+            for invoice in invoices["invoices"]
+            if invoice["stored_status"] in ("sent", "partially_paid", "overdue")
+            and invoice["total_cents"] - invoice["paid_cents"] > 1_000
+        ]
+        if payable:
+            break
+    invoice = payable[0]
+    open_customer(page, server.base, customer_id)
+    whole_page(page)
+    row = page.locator(f"#invoice-{invoice['id']}")
+    row.locator("summary").click()
+    row.locator("input[name=amount]").fill("5,25")
+    row.locator("select[name=method]").select_option("debit")
+    row.locator("button[type=submit]").click()
+    expect(page.locator(f"#invoice-{invoice['id']} .badge")).to_have_text(
+        re.compile("Partiellement payée|En retard")
+    )
+    first = page.locator("#activity-timeline > li.entry").first
+    expect(first).to_contain_text(
+        re.compile(r"Paiement de 5,25\s\$ par débit Interac sur " + invoice["number"])
+    )
+    expect(first).to_contain_text("restent dus")
+    assert page.errors == []
+
+
 def test_a_withdrawn_consent_shows_in_its_history(open_page, server):
     page = open_page("advisor@example.com")
     open_customer(page, server.base)

@@ -663,3 +663,43 @@ def test_the_customer_search(open_page, server, width, language):
     problems["c. untranslated"] += untranslated(page, language, nouns, seen, state="(search, one letter) ")
     problems["a. layout shift"] = layout_shifts(page)  # again, with what the searches moved
     report(problems, f"/customers ({language}) at {width} px")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_other_pages(open_page, browser, server, width, language):
+    """The privacy, staff and audit pages, the error page and the sign-in form: errors, words, width."""
+    page = open_page("admin@example.com")
+    speak(page, language)
+    page.set_viewport_size({"width": width, "height": HEIGHT})
+    nouns, seen = proper_nouns(server), set()
+    watch = Watch(page)
+    customer = customer_speaking(server, language)
+    problems: dict[str, list[str]] = {"b. errors": watch.problems, "c. untranslated": [], "e. width": []}
+    for path in (f"/customers/{customer}/privacy", "/admin/users", "/admin/audit"):
+        page.goto(f"{server.base}{path}")
+        settle(page)
+        problems["c. untranslated"] += untranslated(page, language, nouns, seen, state=f"({path}) ")
+        if width < 600:
+            problems["e. width"] += [f"({path}) {line}" for line in too_wide(page)]
+    # A customer that does not exist: its 404 is the page's point, not an error of the page.
+    missing = page.goto(f"{server.base}/customers/999999")
+    assert missing.status == 404
+    watch.problems[:] = [problem for problem in watch.problems if "/customers/999999" not in problem]
+    problems["c. untranslated"] += untranslated(page, language, nouns, seen, state="(not found) ")
+    # The sign-in form, signed out, in a browser that asks for this language.
+    context = browser.new_context(
+        viewport={"width": width, "height": HEIGHT}, locale="fr-CA" if language == "fr" else "en-CA"
+    )
+    try:
+        signed_out = context.new_page()
+        outside = Watch(signed_out)
+        signed_out.goto(f"{server.base}/login")
+        expect(signed_out.locator("html")).to_have_attribute("lang", language)
+        problems["b. errors"] += outside.problems
+        problems["c. untranslated"] += untranslated(signed_out, language, nouns, seen, state="(sign-in) ")
+        if width < 600:
+            problems["e. width"] += [f"(sign-in) {line}" for line in too_wide(signed_out)]
+    finally:
+        context.close()
+    report(problems, f"the other pages ({language}) at {width} px")
