@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -84,17 +86,24 @@ class Server:
             self.process = None
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("browser"))
+@contextmanager
+def seeded_server(var_dir: Path, *, customers: int, activities: int) -> Iterator[Server]:
+    """A served demo database of `customers` customers with histories of about `activities` entries."""
+    server = Server(var_dir)
     server.cli("migrate")
-    server.cli("seed", "--customers", "5", "--activities-per-customer", "15")
+    server.cli("seed", "--customers", str(customers), "--activities-per-customer", str(activities))
     server.start()
     try:
         yield server
     finally:
         server.stop()
         server.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with seeded_server(tmp_path_factory.mktemp("browser"), customers=5, activities=15) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

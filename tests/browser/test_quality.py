@@ -40,7 +40,7 @@ from urllib.parse import quote_plus
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Server
+from tests.browser.conftest import Server, seeded_server
 
 WIDTHS = (1280, 390)
 LANGUAGES = ("fr", "en")
@@ -86,15 +86,8 @@ WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 def server(tmp_path_factory):
     """conftest's server, with longer histories (a customer of each language with hundreds of entries, so the
     timeline, the invoices and the documents are full pages) and enough customers for both languages."""
-    server = Server(tmp_path_factory.mktemp("quality"))
-    server.cli("migrate")
-    server.cli("seed", "--customers", "30", "--activities-per-customer", "50")
-    server.start()
-    try:
+    with seeded_server(tmp_path_factory.mktemp("quality"), customers=30, activities=50) as server:
         yield server
-    finally:
-        server.stop()
-        server.log.close()
 
 
 def database(server: Server) -> sqlite3.Connection:
@@ -567,19 +560,25 @@ def open_details(page) -> None:
     settle(page)
 
 
+def reader(open_page, server, email: str, width: int, language: str):
+    """A signed-in page reading `language` at `width`, watched for errors and layout shifts from its next
+    navigation on; with the proper nouns of the data and an empty set of what was reported already."""
+    page = open_page(email)
+    speak(page, language)
+    page.set_viewport_size({"width": width, "height": HEIGHT})
+    watch = Watch(page)
+    page.add_init_script(LAYOUT_SHIFT_OBSERVER)
+    return page, watch, proper_nouns(server), set()
+
+
 # -- the tests ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_customer_360_page(open_page, server, width, language):
-    page = open_page("advisor@example.com")
-    speak(page, language)
-    page.set_viewport_size({"width": width, "height": HEIGHT})
+    page, watch, nouns, seen = reader(open_page, server, "advisor@example.com", width, language)
     customer = customer_speaking(server, language)
-    nouns, seen = proper_nouns(server), set()
-    watch = Watch(page)
-    page.add_init_script(LAYOUT_SHIFT_OBSERVER)
     # A real network's latency: on loopback a section can arrive before the first paint, where nothing moves.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
@@ -605,12 +604,7 @@ def test_the_customer_360_page(open_page, server, width, language):
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_operations_stream(open_page, server, width, language):
-    page = open_page("operations@example.com")
-    speak(page, language)
-    page.set_viewport_size({"width": width, "height": HEIGHT})
-    nouns, seen = proper_nouns(server), set()
-    watch = Watch(page)
-    page.add_init_script(LAYOUT_SHIFT_OBSERVER)
+    page, watch, nouns, seen = reader(open_page, server, "operations@example.com", width, language)
     page.goto(f"{server.base}/operations")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live", timeout=10_000)
     expect(page.locator("#activity-stream > li").first).to_be_visible()
@@ -629,12 +623,7 @@ def test_the_operations_stream(open_page, server, width, language):
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_customer_search(open_page, server, width, language):
-    page = open_page("advisor@example.com")
-    speak(page, language)
-    page.set_viewport_size({"width": width, "height": HEIGHT})
-    nouns, seen = proper_nouns(server), set()
-    watch = Watch(page)
-    page.add_init_script(LAYOUT_SHIFT_OBSERVER)
+    page, watch, nouns, seen = reader(open_page, server, "advisor@example.com", width, language)
     page.goto(f"{server.base}/customers")
     expect(page.locator("#customer-rows > tr").first).to_be_visible()
     settle(page)
@@ -669,11 +658,7 @@ def test_the_customer_search(open_page, server, width, language):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_other_pages(open_page, browser, server, width, language):
     """The privacy, staff and audit pages, the error page and the sign-in form: errors, words, width."""
-    page = open_page("admin@example.com")
-    speak(page, language)
-    page.set_viewport_size({"width": width, "height": HEIGHT})
-    nouns, seen = proper_nouns(server), set()
-    watch = Watch(page)
+    page, watch, nouns, seen = reader(open_page, server, "admin@example.com", width, language)
     customer = customer_speaking(server, language)
     problems: dict[str, list[str]] = {"b. errors": watch.problems, "c. untranslated": [], "e. width": []}
     for path in (f"/customers/{customer}/privacy", "/admin/users", "/admin/audit"):
