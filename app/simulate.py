@@ -19,21 +19,29 @@ from app.tables import customers, users
 from app.tables import invoices as invoices_table
 from app.tables import work_orders as work_orders_table
 
+# What advisors write, in the customer's language: (French, English).
 NOTES = (
-    "Prefers to be called after 4 pm.",
-    "Asked for a quote on winter tires.",
-    "Will pick the car up tomorrow morning.",
-    "Mentioned a rattle from the rear left wheel.",
-    "Wants the loaner car for Thursday.",
-    "Paid a deposit over the phone.",
+    ("Préfère qu'on l'appelle après 16 h.", "Prefers to be called after 4 pm."),
+    ("A demandé une soumission pour des pneus d'hiver.", "Asked for a quote on winter tires."),
+    ("Viendra chercher la voiture demain matin.", "Will pick the car up tomorrow morning."),
+    (
+        "Signale un bruit de cliquetis à la roue arrière gauche.",
+        "Mentioned a rattle from the rear left wheel.",
+    ),
+    ("Voudrait la voiture de courtoisie jeudi.", "Wants the loaner car for Thursday."),
+    ("A versé un dépôt par téléphone.", "Paid a deposit over the phone."),
 )
 CALLS = (
-    "Called to confirm the appointment.",
-    "Left a message: the car is ready.",
-    "Customer called about the invoice total.",
-    "Called back about the brake noise.",
+    ("Appel pour confirmer le rendez-vous.", "Called to confirm the appointment."),
+    ("Message laissé : la voiture est prête.", "Left a message: the car is ready."),
+    ("Le client a appelé au sujet du total de la facture.", "Customer called about the invoice total."),
+    ("Rappel au sujet du bruit des freins.", "Called back about the brake noise."),
 )
-VISITS = ("Dropped the car off at the counter.", "Picked the car up.", "Came in for a tire pressure check.")
+VISITS = (
+    ("A déposé la voiture au comptoir.", "Dropped the car off at the counter."),
+    ("Est venu chercher la voiture.", "Picked the car up."),
+    ("Passage pour vérifier la pression des pneus.", "Came in for a tire pressure check."),
+)
 NEXT_STATUS = {"open": "in_progress", "in_progress": "completed", "waiting_parts": "in_progress"}
 
 
@@ -65,11 +73,8 @@ async def simulate(
     `duration` seconds have passed (None: until cancelled)."""
     rng = random.Random(seed)
     async with engine.connect() as conn:
-        ids = list(
-            (
-                await conn.execute(select(customers.c.id).order_by(customers.c.id).limit(customers_count))
-            ).scalars()
-        )
+        chosen = select(customers.c.id, customers.c.language).order_by(customers.c.id).limit(customers_count)
+        ids = [(row.id, row.language) for row in await conn.execute(chosen)]
         staff = list((await conn.execute(select(users.c.id).where(users.c.role == "advisor"))).scalars())
     if not ids or not staff:
         raise LookupError("no customers or advisors to simulate: run `customer360 seed` first")
@@ -77,7 +82,8 @@ async def simulate(
     next_at, last_report = started, started
     while duration is None or time.monotonic() - started < duration:
         async with engine.connect() as conn:
-            kind = await write_one(conn, broker, rng, rng.choice(ids), rng.choice(staff))
+            customer_id, language = rng.choice(ids)
+            kind = await write_one(conn, broker, rng, customer_id, rng.choice(staff), language)
         tally.add(kind)
         next_at += interval  # open loop: a slow write does not slow the rate down
         now = time.monotonic()
@@ -89,9 +95,14 @@ async def simulate(
 
 
 async def write_one(
-    conn: AsyncConnection, broker: Broker, rng: random.Random, customer_id: int, actor_id: int
+    conn: AsyncConnection,
+    broker: Broker,
+    rng: random.Random,
+    customer_id: int,
+    actor_id: int,
+    language: str = "fr",
 ) -> str:
-    """One realistic write for this customer; returns its kind."""
+    """One realistic write for this customer (notes in their language); returns its kind."""
     roll = rng.random()
     if roll < 0.15 and (written := await _payment(conn, broker, rng, customer_id, actor_id)):
         return written
@@ -99,7 +110,11 @@ async def write_one(
         return written
     kind, texts = rng.choice((("note", NOTES), ("call", CALLS), ("visit", VISITS)))
     activity_id = await activity.record_activity(
-        conn, customer_id=customer_id, kind=kind, summary=rng.choice(texts), actor_id=actor_id
+        conn,
+        customer_id=customer_id,
+        kind=kind,
+        summary=rng.choice(texts)[0 if language == "fr" else 1],
+        actor_id=actor_id,
     )
     await commit_and_announce(conn, broker, [(customer_id, activity_id)])
     return kind
