@@ -116,6 +116,8 @@ class InvoiceRow:
     currency: str
     # Days past the due date for an overdue invoice, else 0.
     days_late: int
+    # Raised by every change of the row: of two renderings, an open page keeps the higher.
+    version: int
 
     @property
     def balance_cents(self) -> int:
@@ -168,6 +170,7 @@ _SELECT_ROWS = (
         invoices.c.total_cents,
         invoices.c.paid_cents,
         invoices.c.currency,
+        invoices.c.version,
     )
     .select_from(invoices)
     .outerjoin(work_orders, work_orders.c.id == invoices.c.work_order_id)
@@ -191,6 +194,7 @@ def _row(row, today: date) -> InvoiceRow:
         paid_cents=row.paid_cents,
         currency=row.currency,
         days_late=(today - row.due_on).days if status == "overdue" and row.due_on < today else 0,
+        version=row.version,
     )
 
 
@@ -436,7 +440,9 @@ async def record_payment(
             invoices.c.status.in_(PAYABLE_STATUSES),
             invoices.c.paid_cents + amount <= invoices.c.total_cents,
         )
-        .values(paid_cents=invoices.c.paid_cents + amount, updated_at=received_at)
+        .values(
+            paid_cents=invoices.c.paid_cents + amount, updated_at=received_at, version=invoices.c.version + 1
+        )
     )
     if added.rowcount != 1:
         # Someone else's payment (or a void) got there first: explain with the invoice as it is now.
@@ -453,7 +459,11 @@ async def record_payment(
     else:
         status = "partially_paid"
     if status != after.status:
-        await conn.execute(invoices.update().where(invoices.c.id == invoice_id).values(status=status))
+        await conn.execute(
+            invoices.update()
+            .where(invoices.c.id == invoice_id)
+            .values(status=status, version=invoices.c.version + 1)
+        )
 
     inserted = await conn.execute(
         payments.insert().values(
@@ -544,7 +554,7 @@ async def issue_invoice(
             work_orders.c.customer_id == customer_id,
             work_orders.c.status == "completed",
         )
-        .values(updated_at=now)
+        .values(updated_at=now, version=work_orders.c.version + 1)  # its row now shows the invoice
     )
     order = (
         await conn.execute(
@@ -682,7 +692,7 @@ async def mark_overdue(
                 invoices.c.status == row.status,
                 invoices.c.paid_cents < invoices.c.total_cents,
             )
-            .values(status="overdue", updated_at=now)
+            .values(status="overdue", updated_at=now, version=invoices.c.version + 1)
         )
         if flipped.rowcount != 1:
             continue

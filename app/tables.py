@@ -232,6 +232,8 @@ work_orders = Table(
     Column("tax_cents", BigInteger, nullable=False, server_default="0"),
     Column("total_cents", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Raised by every change: open pages keep the higher of two renderings of the row (sql/versions/0004).
+    Column("version", BigInteger, nullable=False, server_default="1"),
     UniqueConstraint("number"),
     one_of("status", WORK_ORDER_STATUSES),
     Index(None, "customer_id", "opened_at", "id"),
@@ -257,6 +259,8 @@ invoices = Table(
     Column("currency", String(3), nullable=False, server_default="CAD"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Raised by every change: open pages keep the higher of two renderings of the row (sql/versions/0004).
+    Column("version", BigInteger, nullable=False, server_default="1"),
     UniqueConstraint("number"),
     one_of("status", INVOICE_STATUSES),
     CheckConstraint("total_cents = subtotal_cents + gst_cents + qst_cents", name="total_adds_up"),

@@ -59,6 +59,8 @@ class WorkOrderRow:
     total_cents: int
     # The number of its invoice (not counting a void one), once invoiced.
     invoice_number: str | None
+    # Raised by every change of the row: of two renderings, an open page keeps the higher.
+    version: int
 
     @property
     def group(self) -> int:
@@ -117,6 +119,7 @@ _SELECT_ROWS = (
         work_orders.c.tax_cents,
         work_orders.c.total_cents,
         _invoice_number.label("invoice_number"),
+        work_orders.c.version,
     )
     .select_from(work_orders)
     .outerjoin(vehicles, vehicles.c.id == work_orders.c.vehicle_id)
@@ -143,6 +146,7 @@ def _row(row) -> WorkOrderRow:
         tax_cents=row.tax_cents,
         total_cents=row.total_cents,
         invoice_number=row.invoice_number,
+        version=row.version,
     )
 
 
@@ -302,7 +306,7 @@ async def change_status(
     if old != current.status:
         raise _changed_meanwhile(current.number, current.status)
     check_transition(old, new_status)
-    values: dict = {"status": new_status, "updated_at": now}
+    values: dict = {"status": new_status, "updated_at": now, "version": work_orders.c.version + 1}
     if new_status in FINAL_STATUSES:
         values["closed_at"] = now
     changed = await conn.execute(

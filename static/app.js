@@ -51,13 +51,21 @@ function oobTarget(element) {
 }
 
 // Table rows (an invoice, a work order) come wrapped in <template>: each replaces the element with its id, if
-// the page shows it and shows an older state of it (the page that made the change already shows it, with its
-// confirmation, which the pushed row would wipe out).
+// the page shows it and shows an older state of it. data-version is raised by every change of the row in the
+// database: a row rendered before a change can arrive after it, and must not undo it; the same version is the
+// same row (the page that made the change already shows it, with its confirmation, which a push would wipe
+// out) unless what it shows has moved with the day (data-state: an invoice falling overdue).
+function isNewer(row, current) {
+  const version = Number(row.dataset.version), shown = Number(current.dataset.version);
+  if (Number.isNaN(version) || Number.isNaN(shown)) return true;
+  return version > shown || (version === shown && row.dataset.state !== current.dataset.state);
+}
+
 function replaceRows(content) {
   for (const row of Array.from(content.children)) {
     const current = row.id && document.getElementById(row.id);
     if (!current) continue;
-    if (row.dataset.version && row.dataset.version === current.dataset.version) continue;
+    if (!isNewer(row, current)) continue;
     row.removeAttribute("hx-swap-oob");
     current.replaceWith(row);
     htmx.process(row);

@@ -622,3 +622,30 @@ async def test_mark_overdue_flips_late_invoices_with_a_balance_and_logs_each(eng
 
     async with engine.begin() as conn:
         assert await invoices.mark_overdue(conn, TODAY) == []  # nothing left to mark
+
+
+# -- row versions: what open pages compare ---------------------------------------------------------------
+
+
+async def version_of(engine, table, row_id) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(table.c.version).where(table.c.id == row_id))).scalar_one()
+
+
+async def test_every_change_of_an_invoice_raises_its_version(engine, ledger):
+    invoice_id = ledger["current"]
+    start = await version_of(engine, invoices_table, invoice_id)
+    await pay(engine, ledger["customer"], invoice_id, 1_000)
+    after_part = await version_of(engine, invoices_table, invoice_id)
+    await pay(engine, ledger["customer"], invoice_id, 10_498)
+    after_rest = await version_of(engine, invoices_table, invoice_id)
+    assert start < after_part < after_rest
+    async with engine.connect() as conn:
+        page = await invoices.load_invoices(conn, ledger["customer"], today=TODAY)
+    assert {row.id: row.version for row in page.invoices}[invoice_id] == after_rest
+
+
+async def test_issuing_an_invoice_raises_its_work_orders_version(engine, garage):
+    before = await version_of(engine, work_orders, garage["completed"])
+    await issue(engine, garage["customer"], garage["completed"])
+    assert await version_of(engine, work_orders, garage["completed"]) == before + 1

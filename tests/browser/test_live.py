@@ -80,3 +80,41 @@ def test_signing_out_elsewhere_sends_an_open_page_to_the_sign_in_form(open_page,
     elsewhere.wait_for_url(f"{server.base}/login")
     page.wait_for_url(f"{server.base}/login?next=%2Fcustomers%2F{CUSTOMER}", timeout=10_000)
     assert page.errors == []
+
+
+# A copy of a row of the page, with another version and state, pushed the way the socket pushes rows.
+PUSH_COPY = """
+([id, version, state, mark]) => {
+  const current = document.getElementById(id);
+  const copy = current.cloneNode(true);
+  copy.dataset.version = String(Number(current.dataset.version) + version);
+  if (state) copy.dataset.state = state;
+  copy.querySelector("th").textContent = mark;
+  const template = document.createElement("template");
+  template.content.appendChild(copy);
+  replaceRows(template.content);
+  return document.getElementById(id).querySelector("th").textContent;
+}
+"""
+
+
+def test_a_row_rendered_before_a_change_never_replaces_the_row_after_it(open_page, server):
+    page = open_page("advisor@example.com")
+    customer = next(
+        customer
+        for customer in range(1, 6)
+        if page.request.get(f"{server.base}/api/customer360/{customer}/invoices").json()["invoices"]
+    )
+    page.goto(f"{server.base}/customers/{customer}")
+    row = page.locator("#section-invoices tbody.invoice").first
+    expect(row).to_be_visible(timeout=10_000)
+    row_id, number = row.get_attribute("id"), row.locator("th").text_content()
+    # Older: a push rendered before the change the page already shows.
+    assert page.evaluate(PUSH_COPY, [row_id, -1, None, "older"]) == number
+    # The same version and state: the page's own row (with its confirmation, if any) stays.
+    assert page.evaluate(PUSH_COPY, [row_id, 0, None, "same"]) == number
+    # The same version, another state (the day moved it overdue): replaced.
+    assert page.evaluate(PUSH_COPY, [row_id, 0, "overdue-1", "moved"]) == "moved"
+    # Newer: replaced.
+    assert page.evaluate(PUSH_COPY, [row_id, 1, None, "newer"]) == "newer"
+    assert page.errors == []
