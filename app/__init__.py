@@ -9,6 +9,7 @@ from quart import Quart
 from werkzeug.routing import IntegerConverter
 
 from app import db, i18n, jobs, mailer
+from app.cache import SectionCache
 from app.config import ConfigError, Settings
 from app.customers import MAX_ID
 from app.live.broker import create_broker
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["broker"] = broker
     hub = Hub(app, engine, broker)
     app.extensions["hub"] = hub
+    app.extensions["section_cache"] = SectionCache(broker)
 
     access.init_app(app)
     auditing.init_app(app)

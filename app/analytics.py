@@ -7,8 +7,9 @@ time zone, America/Toronto by default), so an invoice issued on December 31 coun
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
 from babel.dates import format_date
@@ -455,3 +456,36 @@ def chart_geometry(chart: RevenueChart, *, language: str = "en") -> ChartGeometr
         ),
         bars=tuple(bars),
     )
+
+
+# -- kept in the section cache (app.cache) as JSON -------------------------------------------------------
+
+
+def dump_analytics(figures: Analytics) -> str:
+    return json.dumps(asdict(figures), default=_iso, separators=(",", ":"))
+
+
+def restore_analytics(text: str) -> Analytics:
+    data = json.loads(text)
+    for name in ("today", "last_visit_on", "first_visit_on"):
+        data[name] = date.fromisoformat(data[name]) if data[name] else None
+    if data["last_visit_at"]:
+        data["last_visit_at"] = datetime.fromisoformat(data["last_visit_at"])
+    return Analytics(**data)
+
+
+def dump_revenue_chart(chart: RevenueChart) -> str:
+    return json.dumps(asdict(chart), default=_iso, separators=(",", ":"))
+
+
+def restore_revenue_chart(text: str) -> RevenueChart:
+    data = json.loads(text)
+    data["points"] = tuple(
+        MonthRevenue(date.fromisoformat(point["month"]), point["revenue_cents"], point["invoice_count"])
+        for point in data["points"]
+    )
+    return RevenueChart(**data)
+
+
+def _iso(value: date) -> str:  # dates and instants (aware, in UTC)
+    return value.isoformat()

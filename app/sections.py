@@ -14,7 +14,7 @@ from typing import Any
 from quart import current_app
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import activity, analytics, consents, customers, documents, emails, invoices, vehicles, work_orders
+from app import activity, cache, consents, customers, documents, emails, invoices, vehicles, work_orders
 from app import params as p
 from app.i18n import N_, gettext
 from app.tables import ACTIVITY_KINDS, INVOICE_STATUSES, WORK_ORDER_STATUSES
@@ -80,14 +80,14 @@ async def _documents(conn, customer_id, args):
 
 
 async def _analytics(conn, customer_id, args):
-    return await analytics.load_analytics(conn, customer_id)
+    return await cache.analytics(current_app.extensions["section_cache"], conn, customer_id)
 
 
 async def _revenue_chart(conn, customer_id, args):
     months = p.integer(args, "months", default=12, minimum=12, maximum=24)
     if months not in (12, 24):
         raise p.ParamError("months", gettext("must be 12 or 24, not %(months)d", months=months))
-    return await analytics.load_revenue_chart(conn, customer_id, months=months)
+    return await cache.revenue_chart(current_app.extensions["section_cache"], conn, customer_id, months)
 
 
 async def _consents(conn, customer_id, args):

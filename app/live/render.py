@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from quart import Quart, g, render_template
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import activity, analytics, invoices, work_orders
+from app import activity, cache, invoices, work_orders
 from app.live.follower import LogEntry
 from app.shop_time import shop_today
 
@@ -53,7 +53,7 @@ async def render_customer_event(app: Quart, conn: AsyncConnection, entry: LogEnt
                 conn, entry.customer_id, int(invoice_id), today=today
             )
         context["totals"] = await invoices.load_invoice_totals(conn, entry.customer_id, today=today)
-        context["analytics"] = await analytics.load_analytics(conn, entry.customer_id)
+        context["analytics"] = await cache.analytics(app.extensions["section_cache"], conn, entry.customer_id)
         refresh.append("revenue-chart")
     if entry.kind in WORK_ORDER_KINDS:
         if entry.kind == "work_order_opened":
