@@ -209,6 +209,16 @@ async def csrf_token_of(client) -> str:
     return match.group(1)
 
 
+async def pay_through_form(client, customer_id: int, invoice_id: int, amount: str, method: str = "cash"):
+    """A payment recorded the way an open page records it (htmx form, CSRF token)."""
+    token = await csrf_token_of(client)
+    return await client.post(
+        f"/customers/{customer_id}/invoices/{invoice_id}/payments",
+        form={"amount": amount, "method": method, "csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
+
+
 async def sign_in(client, user: User, password: str = PASSWORD):
     token = await csrf_token_of(client)
     return await client.post(

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from app.live import hub as hub_module
 from app.tables import audit_log, users
-from tests.conftest import csrf_token_of, sign_in
+from tests.conftest import csrf_token_of, pay_through_form, sign_in
 from tests.factories import add_customer
 
 ORIGIN = {"Origin": "http://127.0.0.1:8000"}
@@ -140,12 +140,7 @@ async def test_a_payment_updates_the_invoice_row_totals_and_tiles(app, staff, en
     invoice_id = int(re.search(r'id="invoice-(\d+)"', section).group(1))
     async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
         await asyncio.sleep(0.2)
-        token = await csrf_token_of(writer)
-        response = await writer.post(
-            f"/customers/{marie}/invoices/{invoice_id}/payments",
-            form={"amount": "114.98", "method": "card", "csrf_token": token},
-            headers={"HX-Request": "true"},
-        )
+        response = await pay_through_form(writer, marie, invoice_id, "114.98", "card")
         assert response.status_code == 200
         message = await receive(page)
         assert f'id="invoice-{invoice_id}" hx-swap-oob="true"' in message

@@ -16,7 +16,7 @@ from app.activity import record_activity
 from app.cache import SectionCache
 from app.live.broker import RedisBroker
 from app.tables import invoices
-from tests.conftest import TEST_REDIS_URL, csrf_token_of, sign_in, unavailable
+from tests.conftest import TEST_REDIS_URL, pay_through_form, sign_in, unavailable
 from tests.factories import add_customer, add_invoice
 
 
@@ -75,12 +75,7 @@ async def test_a_payment_refreshes_that_customers_figures_and_no_other(app, staf
     assert outstanding(first) == "$114.98" and (cache.hits, cache.misses) == (0, 2)
     assert await kpis(client, payer) == first and cache.hits == 1  # served from the cache
 
-    token = await csrf_token_of(client)
-    paid = await client.post(
-        f"/customers/{payer}/invoices/{two_customers['payer_invoice']}/payments",
-        form={"amount": "114.98", "method": "cash", "csrf_token": token},
-        headers={"HX-Request": "true"},
-    )
+    paid = await pay_through_form(client, payer, two_customers["payer_invoice"], "114.98")
     assert paid.status_code == 200
 
     hits, misses = cache.hits, cache.misses

@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from app.tables import users
 from app.web.summaries import summary
-from tests.conftest import csrf_token_of, sign_in
+from tests.conftest import pay_through_form, sign_in
 from tests.factories import add_customer, add_invoice
 
 NBSP = str.maketrans({"\u00a0": " ", "\u202f": " "})
@@ -145,12 +145,7 @@ async def test_a_payment_taken_in_english_reads_in_french_in_a_french_advisors_t
         await conn.execute(update(users).where(users.c.id == staff["admin"].id).values(language="fr"))
     english = app.test_client()
     await sign_in(english, staff["advisor"])
-    token = await csrf_token_of(english)
-    recorded = await english.post(
-        f"/customers/{customer}/invoices/{invoice}/payments",
-        form={"amount": "20.00", "method": "cash", "csrf_token": token},
-        headers={"HX-Request": "true"},
-    )
+    recorded = await pay_through_form(english, customer, invoice, "20.00")
     assert recorded.status_code == 200
     timeline = await (await english.get(f"/customers/{customer}/sections/activity")).get_data(as_text=True)
     assert "Payment of $20.00 in cash on INV-2026-000001" in unescape(timeline)
