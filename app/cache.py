@@ -1,13 +1,13 @@
 """A cache of the expensive sections (analytics, the revenue chart), exact for each customer.
 
-An entry's key holds the customer's latest event (its id and instant: a database restored or seeded again,
-which can give the same ids to other events, does not find the old entries): every write that changes what the
-shop knows about a customer records an entry in the activity log in the same transaction (app.activity), so a
-payment, an invoice or a status change makes that customer's next read miss, and only that customer's. A
-customer without any event yet is not cached. No invalidation to send,
-none to lose: the key is read from the same database snapshot as the figures, so a value computed before a
-write can only be stored under the key of before it. The key also holds the shop's date (figures like "days
-since the last visit" move at midnight), and entries expire after a day.
+An entry's key holds the customer's latest event, its id and instant (a database restored or seeded again,
+which can give the same ids to other events, does not find the old entries). Every write that changes what
+the shop knows about a customer records an entry in the activity log in the same transaction (app.activity),
+so a payment, an invoice or a status change makes that customer's next read miss, and only that customer's.
+No invalidation to send, none to lose: the key is read from the same database snapshot as the figures, so a
+value computed before a write can only be stored under the key of before it. A customer without any event yet
+is not cached. The key also holds the shop's date (figures like "days since the last visit" move at
+midnight), and entries expire after a day.
 
 Shared through Redis when the app has one (every worker and host reads what one computed); in process with the
 in-process broker. A cache that fails is a cache that misses: the section is computed, and the page never sees

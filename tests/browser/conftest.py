@@ -123,6 +123,17 @@ def browser():
             browser.close()
 
 
+def sign_in(page, base: str, email: str, language: str | None = None) -> None:
+    """Through the sign-in form, as a demo user (in `language`, else the one the form offers)."""
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    if language is not None:
+        page.select_option("#language", language)
+    page.click(".login form button[type=submit]")
+    page.wait_for_url(f"{base}/customers")
+
+
 @pytest.fixture
 def open_page(browser, server, request, tmp_path):
     """open_page(email) -> a signed-in page in its own browser context. A failing test leaves a screenshot
@@ -137,11 +148,7 @@ def open_page(browser, server, request, tmp_path):
         page = context.new_page()
         page.errors = []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.goto(f"{base}/login")
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        page.click(".login form button[type=submit]")
-        page.wait_for_url(f"{base}/customers")
+        sign_in(page, base, email)
         return page
 
     yield open_as

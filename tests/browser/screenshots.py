@@ -14,7 +14,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Server
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Server, sign_in
 
 CUSTOMER = 1
 
@@ -24,12 +24,7 @@ def signed_in(browser, base: str, email: str, width: int, language: str):
         viewport={"width": width, "height": 900}, locale="fr-CA" if language == "fr" else "en-CA"
     )
     page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.select_option("#language", language)
-    page.click(".login form button[type=submit]")
-    page.wait_for_url(f"{base}/customers")
+    sign_in(page, base, email, language)
     return page
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import sign_in
 
 AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe-core-4.14.1.min.js"
 CUSTOMER = 1
@@ -26,11 +26,7 @@ def audited_page(browser, server, request):
         contexts.append(context)
         page = context.new_page()
         if email:
-            page.goto(f"{server.base}/login")
-            page.fill("#email", email)
-            page.fill("#password", PASSWORD)
-            page.click(".login form button[type=submit]")
-            page.wait_for_url(f"{server.base}/customers")
+            sign_in(page, server.base, email)
         return page
 
     yield open_as
