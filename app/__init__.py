@@ -14,6 +14,7 @@ from app.config import ConfigError, Settings
 from app.customers import MAX_ID
 from app.live.broker import create_broker
 from app.live.hub import Hub
+from app.sessions import UserCache
 from app.web import access, auditing, errors, filters, limits, summaries
 
 
@@ -58,7 +59,9 @@ def create_app(settings: Settings | None = None) -> Quart:
     db.init_app(app, engine)
     broker = create_broker(settings.redis_url)
     app.extensions["broker"] = broker
-    hub = Hub(app, engine, broker)
+    user_cache = UserCache()
+    app.extensions["user_cache"] = user_cache
+    hub = Hub(app, engine, broker, user_cache)
     app.extensions["hub"] = hub
     app.extensions["section_cache"] = SectionCache(broker)
 

@@ -1,4 +1,9 @@
-"""Staff accounts: argon2 password hashes, roles, and the lookups sign-in needs."""
+"""Staff accounts: argon2 password hashes, roles, and the lookups sign-in needs.
+
+Every write to an account's row is here. Signed-in users are cached per process (app.sessions): after the
+commit of a write, the caller tells the hub (`await hub.user_changed(user_id)`), which forgets the account in
+every process.
+"""
 
 from __future__ import annotations
 
@@ -139,6 +144,18 @@ async def get_user_for_sign_in(conn: AsyncConnection, email: str) -> tuple[User 
 
 async def record_sign_in(conn: AsyncConnection, user_id: int) -> None:
     await conn.execute(update(users).where(users.c.id == user_id).values(last_login_at=datetime.now(UTC)))
+
+
+async def set_language(conn: AsyncConnection, user_id: int, language: str) -> None:
+    """The account's language: every page, on every device."""
+    await conn.execute(update(users).where(users.c.id == user_id).values(language=language))
+
+
+async def end_sessions(conn: AsyncConnection, user_id: int) -> None:
+    """Sign the account out everywhere: the session version is in every session's cookie (app.web.access)."""
+    await conn.execute(
+        update(users).where(users.c.id == user_id).values(session_version=users.c.session_version + 1)
+    )
 
 
 @dataclass(frozen=True, slots=True)

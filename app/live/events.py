@@ -17,6 +17,8 @@ from app.live.broker import Broker, BrokerUnavailable
 log = logging.getLogger(__name__)
 
 ACTIVITY_CHANNEL = "c360:activity"
+# The id of a staff account whose row changed (app.live.hub.Hub.user_changed).
+USERS_CHANNEL = "c360:users"
 
 
 def customer_channel(customer_id: int) -> str:

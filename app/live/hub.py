@@ -4,6 +4,9 @@ The broker only rings the doorbell; the follower reads what is new in the event 
 event is rendered once per kind of viewer that has a page open, then queued to every socket concerned.
 A socket whose queue is full has fallen behind: it is told to close with 1013 and resyncs on reconnect.
 When the broker is unreachable the hub polls the log instead, so live updates keep flowing.
+
+The same subscription carries changes to staff accounts: a change made in any process drops the account from
+every process's user cache (app.sessions) and closes the open sockets of a session it ended.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.live.broker import Broker, BrokerUnavailable
-from app.live.events import ACTIVITY_CHANNEL
+from app.live.events import ACTIVITY_CHANNEL, USERS_CHANNEL
 from app.live.follower import LogEntry, LogFollower
 from app.live.render import Viewer, render_customer_event, render_stream_event
+from app.sessions import SESSION_CHECK, UserCache
 from app.tables import customer_activities, users
 
 log = logging.getLogger(__name__)
@@ -38,8 +42,8 @@ REPLAY_LIMIT = 200
 SERVICE_RESTART = 1012
 TRY_AGAIN_LATER = 1013
 POLICY_VIOLATION = 1008  # the session ended (signed out, disabled, role changed) or the page misbehaved
-# How often open sockets' sessions are checked against the accounts (at once in the process that signs out).
-SESSION_CHECK = 5.0
+# Open sockets' sessions are checked against the accounts every SESSION_CHECK seconds, and at once when an
+# account changes (in this process, or in another one while the broker is up).
 
 Renderer = Callable[[Quart, AsyncConnection, LogEntry, Viewer], Awaitable[str]]
 
@@ -73,10 +77,11 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self, app: Quart, engine: AsyncEngine, broker: Broker) -> None:
+    def __init__(self, app: Quart, engine: AsyncEngine, broker: Broker, users: UserCache) -> None:
         self.app = app
         self.engine = engine
         self.broker = broker
+        self.users = users
         self.follower: LogFollower | None = None
         self.broker_up = False
         self._subscriptions: dict[int | None, set[Subscription]] = defaultdict(set)
@@ -122,8 +127,18 @@ class Hub:
         self._subscriptions[customer_id].add(subscription)
         return subscription
 
-    def sessions_changed(self) -> None:
-        """Check open sockets' sessions now (someone signed out or was disabled in this process)."""
+    async def user_changed(self, user_id: int) -> None:
+        """After the commit of any write to an account's row (sign-out, role, disabled, language…): forget
+        it and check open sockets' sessions here at once, then tell the other processes. Without the broker
+        they learn within SESSION_CHECK seconds, when their cached copy expires."""
+        self._forget_user(user_id)
+        try:
+            await self.broker.publish(USERS_CHANNEL, str(user_id))
+        except BrokerUnavailable as exc:
+            log.warning("change of user %s not announced, broker unavailable: %s", user_id, exc)
+
+    def _forget_user(self, user_id: int) -> None:
+        self.users.evict(user_id)
         self._session_bell.set()
 
     async def _watch_sessions(self) -> None:
@@ -178,11 +193,15 @@ class Hub:
         delay = 0.5
         while True:
             try:
-                async for _ in self.broker.listen(ACTIVITY_CHANNEL):
+                async for channel, message in self.broker.listen(ACTIVITY_CHANNEL, USERS_CHANNEL):
                     if not self.broker_up:
                         log.info("live: broker %s reachable, following the doorbell", self.broker.name)
                     self.broker_up, delay = True, 0.5
-                    self._doorbell.set()
+                    if channel == USERS_CHANNEL:
+                        if message.isdigit():
+                            self._forget_user(int(message))
+                    else:
+                        self._doorbell.set()
             except BrokerUnavailable as exc:
                 if self.broker_up:
                     log.warning("live: broker unreachable (%s); polling the event log meanwhile", exc)

@@ -31,7 +31,7 @@ from app.db import connection
 from app.i18n import N_, format_number, gettext
 from app.tables import ROLES
 from app.tokens import user_for_token
-from app.users import User, get_user
+from app.users import User
 from app.web import auditing
 from app.web.auditing import UNSAFE_METHODS
 
@@ -108,13 +108,14 @@ def is_api_request() -> bool:
 
 async def current_user() -> User | None:
     """The signed-in user of this request or WebSocket, looked up once and kept on `g`: from the API token
-    the request sends, else from the session cookie."""
+    the request sends, else from the session cookie (its account from the user cache, app.sessions)."""
     if "user" in g:
         return g.user
     g.user = None
     token = bearer_token()
     if token is not None:
         # A request that sends a token is judged by it alone: a bad token never falls back to the cookie.
+        # Always read (other modules' calls, revoked from the command line): only sessions use the cache.
         found = await user_for_token(await connection(), token)
         if found is not None:
             g.user, g.api_token = found
@@ -123,7 +124,7 @@ async def current_user() -> User | None:
     if auth_id:
         user_id, _, version = auth_id.partition(":")
         if user_id.isdigit() and version.isdigit():
-            user = await get_user(await connection(), int(user_id))
+            user = await current_app.extensions["user_cache"].get(int(user_id), connection)
             if user is not None and user.is_active and user.session_version == int(version):
                 g.user = user
     return g.user

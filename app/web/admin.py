@@ -132,8 +132,8 @@ async def change_user_account(user_id: int):
         await conn.rollback()
         return await users_page(status=422, errors={"form": str(exc)})
     await conn.commit()
-    if changes:
-        current_app.extensions["hub"].sessions_changed()  # their open pages close now
+    if changes:  # their sessions end and their open pages close, at once
+        await current_app.extensions["hub"].user_changed(user_id)
     auditing.note("admin.change_user", user=user_id, changes={k: list(v) for k, v in changes.items()})
     return redirect(
         url_for("admin.users", saved=gettext("Saved.") if changes else gettext("Nothing to change."))

@@ -6,14 +6,12 @@ from urllib.parse import urlsplit
 
 from quart import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from quart_auth import AuthUser, login_user
-from sqlalchemy import update
 from werkzeug.exceptions import BadRequest
 
 from app.db import connection
 from app.i18n import LANGUAGES, gettext
 from app.keys import email_key
-from app.tables import users
-from app.users import get_user_for_sign_in, record_sign_in, verify_password
+from app.users import end_sessions, get_user_for_sign_in, record_sign_in, set_language, verify_password
 from app.web import auditing, limits
 from app.web.access import READERS, allow, auth_id_for, current_user, public, rotate_csrf_token, sign_out
 
@@ -67,8 +65,10 @@ async def login_submit():
             await record_sign_in(conn, user.id)
             chosen = form.get("language")
             if chosen in LANGUAGES and chosen != user.language:  # the language chosen on the sign-in form
-                await conn.execute(update(users).where(users.c.id == user.id).values(language=chosen))
+                await set_language(conn, user.id, chosen)
             await conn.commit()
+            # Any copy of the account cached in a process is dropped: its language may just have changed.
+            await current_app.extensions["hub"].user_changed(user.id)
             rotate_csrf_token()
             login_user(AuthUser(auth_id_for(user)))
             return redirect(landing(next_url))
@@ -88,13 +88,12 @@ async def logout():
     # Ends every session of this user, not only this browser's: a shared workstation left signed in
     # elsewhere is signed out too.
     conn = await connection()
-    await conn.execute(
-        update(users).where(users.c.id == g.user.id).values(session_version=users.c.session_version + 1)
-    )
+    await end_sessions(conn, g.user.id)
     await conn.commit()
     sign_out()
-    # Their open pages' sockets close too: at once in this process, within seconds in the others.
-    current_app.extensions["hub"].sessions_changed()
+    # Their other sessions end, and their open pages' sockets close, at once in every process (within
+    # SESSION_CHECK seconds in the others while the broker is down).
+    await current_app.extensions["hub"].user_changed(g.user.id)
     return redirect(url_for("auth.login"))
 
 
@@ -111,7 +110,8 @@ async def choose_language():
     user = await current_user()
     if user is not None and user.language != language:
         conn = await connection()
-        await conn.execute(update(users).where(users.c.id == user.id).values(language=language))
+        await set_language(conn, user.id, language)
         await conn.commit()
+        await current_app.extensions["hub"].user_changed(user.id)
     fallback = url_for("auth.login" if user is None else "customers.index")
     return redirect(safe_next(form.get("next")) or fallback)
