@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+import time
+from collections.abc import Mapping
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event
 
 from hypercorn.config import Config, Sockets
+from hypercorn.logging import Logger
 
 from app.config import Settings
 
@@ -25,11 +28,37 @@ GRACEFUL_TIMEOUT = 10  # seconds for requests in flight once shutdown starts
 WEBSOCKET_PING_INTERVAL = 20  # seconds
 
 
+class AccessLogger(Logger):
+    """Hypercorn's access log line, without its cost: the stock logger copies every request and response
+    header and every environment variable into a dict for each request, a fifth of a trivial request's time,
+    to fill the nine fields its format uses."""
+
+    def atoms(self, request, response, request_time: float) -> Mapping[str, str]:
+        headers = dict(request["headers"])
+        client = request.get("client")
+        length = "-"
+        for name, value in (response or {}).get("headers", ()):
+            if name.lower() == b"content-length":
+                length = value.decode("latin1")
+        return {
+            "h": f"{client[0]}:{client[1]}" if client and len(client) == 2 else "-",
+            "l": "-",
+            "t": time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
+            # The path without its query, like the stock format: a search's terms are personal data.
+            "r": f"{request.get('method', 'GET')} {request['path']} {request.get('http_version', 'ws')}",
+            "s": str(response["status"]) if response is not None else "-",
+            "b": length,
+            "f": headers.get(b"referer", b"-").decode("latin1"),
+            "a": headers.get(b"user-agent", b"-").decode("latin1"),
+        }
+
+
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.worker_class = "uvloop"
     config.accesslog = "-"
+    config.logger_class = AccessLogger
     config.graceful_timeout = GRACEFUL_TIMEOUT
     # Pings keep an idle page's socket alive through proxies that close quiet connections (nginx after 60 s
     # by default), and let the kernel find connections whose browser vanished without a word.
