@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import nullcontext
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from markupsafe import Markup
-from quart import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from quart import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, url_for
 from sqlalchemy.ext.asyncio import AsyncConnection
 from werkzeug.exceptions import BadRequest
 
+from app import cache
 from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
 from app.db import connection
-from app.i18n import gettext
+from app.i18n import current_language, gettext
 from app.pagination import BadCursor, decode_cursor, encode_cursor
 from app.params import NOT_OUR_CURSOR, ParamError
 from app.sections import SECTIONS, Section
@@ -73,7 +75,9 @@ async def index():
 @blueprint.get("/customers/<int:customer_id>")
 @allow(*READERS)
 async def show(customer_id: int):
-    profile = await get_profile(await connection(), customer_id)
+    conn = await connection()
+    found, event = await cache.customer_and_latest_event(conn, customer_id)
+    profile = await get_profile(conn, customer_id) if found else None
     if profile is None:
         abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
     # Each section's own parameters given to the page (a shared view) are handed on to its first load.
@@ -85,7 +89,9 @@ async def show(customer_id: int):
     }
     # The first screenful comes with the page, so that nothing on screen moves when the rest arrives.
     inline = {
-        section.name: Markup((await render_section(section, customer_id, section_args[section.name]))[0])
+        section.name: Markup(
+            (await render_section(section, customer_id, section_args[section.name], event))[0]
+        )
         for section in SECTIONS.values()
         if section.inline
     }
@@ -111,8 +117,10 @@ async def section(customer_id: int, name: str):
                 "There is no section %(name)r. Sections are: %(names)s.", name=name, names=", ".join(SECTIONS)
             ),
         )
-    await existing_customer(customer_id)
-    html, status = await render_section(section, customer_id, request.args)
+    found, event = await cache.customer_and_latest_event(await connection(), customer_id)
+    if not found:
+        abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
+    html, status = await render_section(section, customer_id, request.args, event)
     if status != 200:
         return html, status
     response = await make_response(html)
@@ -123,14 +131,23 @@ async def section(customer_id: int, name: str):
     return response
 
 
-async def render_section(section: Section, customer_id: int, args: Mapping[str, str]) -> tuple[str, int]:
-    """A section's HTML and status; a bad parameter is a 400 naming it, a failure stays inside the section
-    (an error box with a Retry button) and is a 500."""
+async def render_section(
+    section: Section, customer_id: int, args: Mapping[str, str], event: str | None
+) -> tuple[str, int]:
+    """A section's HTML and status, `event` being the customer's latest (cache.customer_and_latest_event); a
+    bad parameter is a 400 naming it, a failure stays inside the section (an error box with a Retry button)
+    and is a 500 (and is not cached)."""
+    conn = await connection()
+    # A hard reload asks for no cached copy: the section is read and rendered again (and kept).
+    reload = cache.afresh() if "no-cache" in request.headers.get("Cache-Control", "") else nullcontext()
     try:
-        data = await section.load(await connection(), customer_id, args)
-        html = await render_template(
-            section.template, section=section, customer_id=customer_id, data=data, args=args
-        )
+        with reload:
+            html = await current_app.extensions["section_cache"].fragment(
+                customer_id,
+                event,
+                section_variant(section, args),
+                lambda: render_shared(section, conn, customer_id, args),
+            )
     except ParamError as exc:
         raise BadRequest(str(exc)) from None
     except Exception:
@@ -138,6 +155,28 @@ async def render_section(section: Section, customer_id: int, args: Mapping[str, 
         html = await render_template("partials/section_error.html", section=section, customer_id=customer_id)
         return html, 500
     return html, 200
+
+
+def section_variant(section: Section, args: Mapping[str, str]) -> str:
+    """All a section's HTML depends on besides the customer's data: its parameters, which forms the reader's
+    role shows, and the reader's language."""
+    query = urlencode([(name, args[name]) for name in (*section.params, "cursor") if args.get(name)])
+    return f"{section.name}?{query}|{g.user.role}|{current_language()}"
+
+
+async def render_shared(
+    section: Section, conn: AsyncConnection, customer_id: int, args: Mapping[str, str]
+) -> str:
+    """The section as any reader of this variant sees it: without this session's CSRF token in its forms
+    (htmx sends each page's own, as for the fragments pushed to open pages)."""
+    data = await section.load(conn, customer_id, args)
+    g.live_render = True
+    try:
+        return await render_template(
+            section.template, section=section, customer_id=customer_id, data=data, args=args
+        )
+    finally:
+        g.live_render = False
 
 
 def shared_view_url(customer_id: int, section) -> str | None:

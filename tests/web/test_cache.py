@@ -1,6 +1,7 @@
-"""The section cache (analytics, the revenue chart), in process and on Redis: a hit serves what was computed,
-a payment makes that customer's figures fresh at once and leaves every other customer's entries as they were,
-and a cache that fails only misses."""
+"""The section cache, in process and on Redis: rendered sections and the figures of analytics and the revenue
+chart. A hit serves what was computed, a payment makes that customer's sections fresh at once and leaves every
+other customer's entries as they were, a rendering is shared only by readers who would see the same HTML, and
+a cache that fails only misses."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from app.activity import record_activity
 from app.cache import SectionCache
 from app.live.broker import RedisBroker
 from app.tables import invoices
-from tests.conftest import TEST_REDIS_URL, pay_through_form, sign_in, unavailable
+from app.users import create_user
+from tests.conftest import PASSWORD, TEST_REDIS_URL, csrf_token_of, pay_through_form, sign_in, unavailable
 from tests.factories import add_customer, add_invoice
 
 
@@ -54,17 +56,21 @@ async def two_customers(engine) -> dict[str, int]:
     return ids
 
 
-async def kpis(client, customer_id: int) -> str:
-    response = await client.get(f"/customers/{customer_id}/sections/analytics")
+async def kpis(client, customer_id: int, **headers: str) -> str:
+    response = await client.get(f"/customers/{customer_id}/sections/analytics", headers=headers)
     assert response.status_code == 200
     return await response.get_data(as_text=True)
+
+
+def html_counts(cache: SectionCache) -> tuple[int, int]:
+    return cache.counts["html", "hit"], cache.counts["html", "miss"]
 
 
 def outstanding(html: str) -> str:
     return re.search(r'id="kpi-outstanding".*?class="kpi-value">([^<]*)<', html, re.S).group(1)
 
 
-async def test_a_payment_refreshes_that_customers_figures_and_no_other(app, staff, two_customers):
+async def test_a_payment_refreshes_that_customers_sections_and_no_other(app, staff, two_customers):
     cache: SectionCache = app.extensions["section_cache"]
     client = app.test_client()
     await sign_in(client, staff["advisor"])
@@ -72,18 +78,67 @@ async def test_a_payment_refreshes_that_customers_figures_and_no_other(app, staf
 
     first = await kpis(client, payer)
     await kpis(client, neighbour)
-    assert outstanding(first) == "$114.98" and (cache.hits, cache.misses) == (0, 2)
-    assert await kpis(client, payer) == first and cache.hits == 1  # served from the cache
+    assert outstanding(first) == "$114.98" and html_counts(cache) == (0, 2)
+    assert await kpis(client, payer) == first and html_counts(cache) == (1, 2)  # served from the cache
 
     paid = await pay_through_form(client, payer, two_customers["payer_invoice"], "114.98")
     assert paid.status_code == 200
 
-    hits, misses = cache.hits, cache.misses
+    hits, misses = html_counts(cache)
     after = await kpis(client, payer)
-    assert cache.misses == misses + 1  # the payment's entry in the log made this customer's key new
+    assert html_counts(cache) == (hits, misses + 1)  # the payment's entry in the log made this key new
     assert outstanding(after) == "$0.00"
     await kpis(client, neighbour)
-    assert cache.hits == hits + 1  # the neighbour's figures were left as they were
+    assert html_counts(cache) == (hits + 1, misses + 1)  # the neighbour's section was left as it was
+
+
+async def test_no_cache_computes_the_section_again_and_keeps_it(app, staff, two_customers):
+    """A reader who asks for no cached copy (a hard reload) gets the section computed again from the database
+    and rendered again; the new copy is what the next reader gets."""
+    cache: SectionCache = app.extensions["section_cache"]
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    first = await kpis(client, two_customers["payer"])
+    assert (cache.hits, cache.misses) == (0, 1)
+    assert await kpis(client, two_customers["payer"], **{"Cache-Control": "no-cache"}) == first
+    assert html_counts(cache) == (0, 2) and (cache.hits, cache.misses) == (0, 2)
+    assert await kpis(client, two_customers["payer"]) == first
+    assert html_counts(cache) == (1, 2) and (cache.hits, cache.misses) == (0, 2)
+
+
+async def test_a_rendering_is_shared_only_by_readers_who_see_the_same(app, engine, staff, two_customers):
+    """The forms a role may use and the reader's language make different HTML; another session's CSRF token is
+    never in a shared rendering (htmx sends each page's own)."""
+    cache: SectionCache = app.extensions["section_cache"]
+    url = f"/customers/{two_customers['payer']}/sections/invoices"
+    advisor, second_advisor, operations = app.test_client(), app.test_client(), app.test_client()
+    await sign_in(advisor, staff["advisor"])
+    async with engine.begin() as conn:
+        other = await create_user(
+            conn,
+            email="advisor2@test.example",
+            name="Second Advisor",
+            role="advisor",
+            password=PASSWORD,
+            language="en",
+        )
+    await sign_in(second_advisor, other)
+    await sign_in(operations, staff["operations"])
+
+    token = await csrf_token_of(advisor)
+    shown = await (await advisor.get(url)).get_data(as_text=True)
+    assert 'name="amount"' in shown and token not in shown  # the payment form, without the token
+    assert await (await second_advisor.get(url)).get_data(as_text=True) == shown
+    assert html_counts(cache) == (1, 1)
+
+    for_operations = await (await operations.get(url)).get_data(as_text=True)
+    assert 'name="amount"' not in for_operations  # operations may read, not take payments
+    await second_advisor.post(
+        "/language", form={"language": "fr", "csrf_token": await csrf_token_of(second_advisor)}
+    )
+    in_french = await (await second_advisor.get(url)).get_data(as_text=True)
+    assert "Factures" in in_french or "factures" in in_french
+    assert html_counts(cache) == (1, 3)
 
 
 async def test_a_hit_serves_the_figures_as_computed_until_the_customers_next_event(
@@ -110,4 +165,4 @@ async def test_the_revenue_chart_is_cached_per_period(app, staff, two_customers)
             f"/customers/{two_customers['payer']}/sections/revenue-chart?months={months}"
         )
         assert response.status_code == 200
-    assert (cache.misses, cache.hits) == (2, 2)
+    assert html_counts(cache) == (2, 2) and (cache.misses, cache.hits) == (2, 0)
