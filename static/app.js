@@ -245,5 +245,14 @@ const nearObserver = new IntersectionObserver((entries) => {
   }
 }, { rootMargin: "100% 0px" });
 document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("[data-load-near]").forEach((placeholder) => nearObserver.observe(placeholder));
+  // Those within reach already are asked for now rather than at the observer's first report, which waits for
+  // the first frame (htmx has set up its triggers: its own DOMContentLoaded handler ran before this one).
+  const reach = 2 * window.innerHeight;
+  document.querySelectorAll("[data-load-near]").forEach((placeholder) => {
+    if (placeholder.getBoundingClientRect().top < reach) {
+      htmx.trigger(placeholder, "near");
+    } else {
+      nearObserver.observe(placeholder);
+    }
+  });
 });

@@ -186,6 +186,11 @@ def shared_view_url(customer_id: int, section) -> str | None:
     parts = urlsplit(current)
     if parts.path != url_for("customers.show", customer_id=customer_id):
         return None
-    query = [(key, value) for key, value in parse_qsl(parts.query) if not key.startswith(f"{section.name}.")]
+    current_query = parse_qsl(parts.query)
+    query = [(key, value) for key, value in current_query if not key.startswith(f"{section.name}.")]
     query += [(f"{section.name}.{key}", request.args[key]) for key in section.params if request.args.get(key)]
+    if sorted(query) == sorted(current_query):
+        # The address says so already (every section's first load): no header, because htmx answers one by
+        # snapshotting the page for its history, a full layout of the page per section.
+        return None
     return urlunsplit(("", "", parts.path, urlencode(query), ""))

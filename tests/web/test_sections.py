@@ -148,3 +148,19 @@ async def test_a_filtered_section_puts_its_filter_in_the_page_address(signed_in,
         },
     )
     assert cleared.headers["HX-Replace-Url"] == f"/customers/{customer}"
+
+
+async def test_a_section_whose_view_the_address_already_holds_leaves_the_address_alone(signed_in, customer):
+    """No HX-Replace-Url when nothing would change: htmx answers one by snapshotting the whole page for its
+    history (a layout of the page for each section the page loads)."""
+    client = await signed_in("advisor")
+    for query, current in (("", ""), ("?kind=note", "?invoices.status=paid&activity.kind=note")):
+        response = await client.get(
+            f"/customers/{customer}/sections/activity{query}",
+            headers={
+                "HX-Request": "true",
+                "HX-Current-URL": f"http://localhost/customers/{customer}{current}",
+            },
+        )
+        assert response.status_code == 200
+        assert "HX-Replace-Url" not in response.headers
