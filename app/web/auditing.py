@@ -3,8 +3,9 @@
 Every unsafe request (a write, a sign-in, a sign-out) is recorded once it is answered, with its outcome,
 whether it was carried out or refused; so is any request refused for its role (403), and any WebSocket
 handshake refused. Views add what only they know (the account a sign-in was for, what an export held)
-with `note()`. The entry is written in its own transaction: a refused request leaves its trace even though
-everything it tried to write was rolled back.
+with `note()`. The entry is written in its own transaction, on the request's connection once what the
+request left uncommitted is rolled back: a refused request leaves its trace even though everything it tried
+to write was rolled back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from quart import Quart, current_app, g, has_request_context, request, websocket
 
 from app import audit
+from app.db import connection
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -77,7 +79,12 @@ async def write(action: str, *, status: int | None, actor_email: str | None = No
     if g.get("api_token"):
         details["token"] = g.api_token  # the token's name, never the token
     customer_id = view_args.get("customer_id")
-    async with current_app.extensions["db_engine"].begin() as conn:
+    # On the request's own connection: a second one per write, taken while the first is held, would
+    # deadlock the pool once as many writes are in flight as it has connections.
+    conn = await connection()
+    if conn.in_transaction():
+        await conn.rollback()  # whatever the request left uncommitted is not kept with its entry
+    async with conn.begin():
         await audit.record(
             conn,
             action,

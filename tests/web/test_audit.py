@@ -3,12 +3,14 @@ password or a token; viewable and filterable by admins only."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from dataclasses import replace
 from ipaddress import ip_network
 
 import pytest
 from quart.testing import WebsocketResponseError
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app import create_app
 from app.tables import audit_log
@@ -65,6 +67,33 @@ async def test_a_write_is_recorded_with_its_customer_and_outcome(app, engine, st
     )
     assert entry.details["status"] == 200 and "Prefers afternoons" not in repr(entry.details)
     assert response.headers["X-Request-ID"] == entry.request_id
+
+
+async def test_a_write_and_its_entry_hold_one_connection_of_the_pool(app, staff, customer):
+    """The entry goes on the request's own connection: one taken for it while the request held another would
+    deadlock the pool once as many writes were in flight as it has connections."""
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    pool = app.extensions["db_engine"].sync_engine.pool
+    held: Counter = Counter()  # connections each task holds (the hub's follower has its own)
+    most = 0
+
+    def checked_out(*_):
+        nonlocal most
+        held[asyncio.current_task()] += 1
+        most = max(most, held[asyncio.current_task()])
+
+    def checked_in(*_):
+        held[asyncio.current_task()] -= 1
+
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    try:
+        assert (await add_note(client, customer, "Call back Monday")).status_code == 200
+    finally:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+    assert most == 1
 
 
 @pytest.mark.parametrize("attempt", ["csrf", "role", "anonymous"])
