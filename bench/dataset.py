@@ -22,7 +22,7 @@ from app.config import parse_database_url
 from app.db import create_engine
 from app.migrations import is_at_head, upgrade
 from app.seed import seed
-from app.tables import customer_activities, customers
+from app.tables import customer_activities, customers, users
 from app.tokens import create_token
 
 BUFFER_POOL_BYTES = 4 * 1024**3
@@ -42,7 +42,7 @@ class Dataset:
     long_history: int
     typical: int
     heavy: int | None
-    api_tokens: tuple[str, ...]
+    api_tokens: tuple[str, ...]  # of four writing accounts
 
 
 def say(message: str) -> None:
@@ -145,11 +145,18 @@ async def _describe(engine, url: str, heavy: bool) -> Dataset:
         }
         long_history = max(counts, key=counts.get)
         typical = min(counts, key=lambda customer: (abs(counts[customer] - 50), customer))
+        # One token per writing account: the API's rate limit counts per account.
+        writers = (
+            (
+                await conn.execute(
+                    select(users.c.email).where(users.c.role.in_(("advisor", "admin"))).order_by(users.c.id)
+                )
+            )
+            .scalars()
+            .all()[:API_TOKENS]
+        )
         tokens = tuple(
-            [
-                await create_token(conn, email="admin@example.com", name=f"bench-{time.time_ns()}-{index}")
-                for index in range(API_TOKENS)
-            ]
+            [await create_token(conn, email=email, name=f"bench-{time.time_ns()}") for email in writers]
         )
     return Dataset(url, total, activities, sample, long_history, typical, heavy_id, tokens)
 
