@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.report import Figure, at_most, percentile
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # launched as the browser tests launch it
 
 GROUP = "Page (Chromium)"
 TARGET_MS = 300
@@ -46,17 +47,6 @@ SCREEN = {"width": 1280, "height": 800}
 ACCOUNT = "advisor@example.com"
 # How long one navigation may take before the suite gives up on it.
 TIMEOUT_MS = 20_000
-
-# As tests/browser/conftest.py launches it.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Installed with add_init_script: runs in every document before any of the page's scripts.
 PROBE = """

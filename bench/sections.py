@@ -13,23 +13,12 @@ import random
 import time
 from collections.abc import Sequence
 
+from app.sections import SECTIONS
 from bench.dataset import Dataset
 from bench.load import closed_loop, open_loop
 from bench.report import Figure, at_least, at_most, percentile
 from bench.server import database_cpu_seconds
 
-SECTIONS = (
-    "profile",
-    "analytics",
-    "activity",
-    "vehicles",
-    "work-orders",
-    "invoices",
-    "revenue-chart",
-    "documents",
-    "consents",
-    "communications",
-)
 # Now and then an advisor filters or widens a section.
 VARIANTS = {
     "activity": ("?kind=payment", "?kind=note", "?kind=call"),

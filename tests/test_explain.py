@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 from app import create_app
 from app.config import Settings
 from app.db import create_engine
+from app.sections import SECTIONS
 from app.seed import DEMO_PASSWORD, seed
 from app.tables import metadata
 from tests.conftest import csrf_token_of, scratch_mysql_database
@@ -71,21 +72,7 @@ async def statements_of_every_section(app) -> list[tuple[str, str, object]]:
     form = {"email": "advisor@example.com", "password": DEMO_PASSWORD, "csrf_token": token}
     assert (await client.post("/login", form=form)).status_code == 302
     customer = await long_history_customer(app)
-    urls = [
-        f"/customers/{customer}/sections/{name}"
-        for name in (
-            "profile",
-            "analytics",
-            "activity",
-            "vehicles",
-            "work-orders",
-            "invoices",
-            "revenue-chart",
-            "documents",
-            "consents",
-            "communications",
-        )
-    ]
+    urls = [f"/customers/{customer}/sections/{name}" for name in SECTIONS]
     urls += [
         f"/customers/{customer}/sections/activity?kind=note",
         f"/customers/{customer}/sections/work-orders?status=completed",
