@@ -85,8 +85,6 @@ def run(bench) -> list[Figure]:
                 f"({figures_of['served_p50_ms']:.2f} ms)",
             )
         )
-    live = bench.details.get("live", {})
-    live_p50 = _live_p50(live)
     p50 = details["redis_publish_to_receive"]["p50_ms"]
     figures.append(
         Figure(
@@ -94,22 +92,13 @@ def run(bench) -> list[Figure]:
             "Redis publish → receive, p50",
             p50,
             "ms",
-            note=f"live commit → page p50 is {live_p50 / p50:.0f}× ({live_p50:.1f} ms)" if live_p50 else "",
+            note="the live suite's commit → page figures give their ratio to it",
         )
     )
     figures.append(
         Figure("Floors", "Redis publish → receive, p99", details["redis_publish_to_receive"]["p99_ms"], "ms")
     )
     return figures
-
-
-def _live_p50(live: dict) -> float | None:
-    """The live suite's commit-to-page p50 at its largest number of pages, if it ran before."""
-    runs = live.get("runs") if isinstance(live, dict) else None
-    if not runs:
-        return None
-    largest = max(runs, key=lambda run: run.get("pages", 0))
-    return largest.get("p50_ms")
 
 
 async def statements_of(bench, base: str, cookie: str, url: str, customer: int) -> list[str]:

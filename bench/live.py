@@ -560,8 +560,10 @@ def measure(bench, pages: int) -> dict:
     }
 
 
-def figures_for(result: dict) -> list[Figure]:
+def figures_for(result: dict, floor_ms: float | None = None) -> list[Figure]:
+    """The figures of one run; floor_ms is the floors suite's raw Redis publish → receive p50, if it ran."""
     pages = result["pages"]
+    over_floor = f"; {result['p50_ms'] / floor_ms:,.0f}× the raw Redis floor" if floor_ms else ""
     at_target = pages == TARGET_PAGES
     p99 = result["p99_ms"]
     wrong = result["lost"] + result["duplicated"]
@@ -575,7 +577,7 @@ def figures_for(result: dict) -> list[Figure]:
             result["p50_ms"],
             "ms",
             note=f"{result['deliveries']:,} deliveries; API call p50 {result['api_p50_ms']:.0f} ms, "
-            f"from its answer {answered_p50:.0f} ms",
+            f"from its answer {answered_p50:.0f} ms{over_floor}",
         ),
         Figure(
             "Live",
@@ -613,4 +615,5 @@ def figures_for(result: dict) -> list[Figure]:
 def run(bench) -> list[Figure]:
     results = [measure(bench, pages) for pages in (QUICK_PAGE_COUNTS if bench.quick else PAGE_COUNTS)]
     bench.details["live"] = results
-    return [figure for result in results for figure in figures_for(result)]
+    floor_ms = bench.details.get("floors", {}).get("redis_publish_to_receive", {}).get("p50_ms")
+    return [figure for result in results for figure in figures_for(result, floor_ms)]
