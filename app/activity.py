@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.i18n import gettext
@@ -126,7 +126,7 @@ async def load_activity(
 async def load_pinned(conn: AsyncConnection, customer_id: int) -> list[Activity]:
     statement = (
         _SELECT.where(
-            customer_activities.c.customer_id == customer_id, customer_activities.c.pinned.is_(True)
+            customer_activities.c.customer_id == customer_id, customer_activities.c.pinned == true()
         )
         .order_by(customer_activities.c.occurred_at.desc(), customer_activities.c.id.desc())
         .limit(MAX_PINNED)

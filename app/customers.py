@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select, tuple_, union
+from sqlalchemy import and_, select, true, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.i18n import gettext
@@ -88,7 +88,7 @@ def _with_primary_contacts(*columns):
             and_(
                 _primary_email.c.customer_id == customers.c.id,
                 _primary_email.c.kind == "email",
-                _primary_email.c.is_primary.is_(True),
+                _primary_email.c.is_primary == true(),
             ),
         )
         .outerjoin(
@@ -96,7 +96,7 @@ def _with_primary_contacts(*columns):
             and_(
                 _primary_phone.c.customer_id == customers.c.id,
                 _primary_phone.c.kind == "phone",
-                _primary_phone.c.is_primary.is_(True),
+                _primary_phone.c.is_primary == true(),
             ),
         )
     )

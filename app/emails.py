@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import and_, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
@@ -138,7 +138,7 @@ def english_consent_name(purpose: str) -> str:
 _primary_email = and_(
     customer_contacts.c.customer_id == customers.c.id,
     customer_contacts.c.kind == "email",
-    customer_contacts.c.is_primary.is_(True),
+    customer_contacts.c.is_primary == true(),
 )
 
 

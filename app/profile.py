@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
@@ -224,7 +224,7 @@ async def _set_primary_contact(
     primary = and_(
         customer_contacts.c.customer_id == customer_id,
         customer_contacts.c.kind == kind,
-        customer_contacts.c.is_primary.is_(True),
+        customer_contacts.c.is_primary == true(),
     )
     if value is None:
         await conn.execute(delete(customer_contacts).where(primary))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -127,7 +127,7 @@ async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
 async def active_staff(conn: AsyncConnection) -> list[tuple[int, str]]:
     """(id, name) of every active account, by name: who may appear as the author of an entry."""
     rows = await conn.execute(
-        select(users.c.id, users.c.name).where(users.c.is_active.is_(True)).order_by(users.c.name, users.c.id)
+        select(users.c.id, users.c.name).where(users.c.is_active == true()).order_by(users.c.name, users.c.id)
     )
     return [tuple(row) for row in rows]
 

@@ -8,7 +8,9 @@ The last test drops an index a section relies on and checks that this very check
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -65,13 +67,13 @@ async def long_history_customer(app) -> int:
         ).scalar_one()
 
 
-async def statements_of_every_section(app) -> list[tuple[str, str, object]]:
-    """(what was asked, statement, parameters) of every query the sections ran."""
+async def statements_of_every_section(app, customer: int | None = None) -> list[tuple[str, str, object]]:
+    """(what was asked, statement, parameters) of every query the sections ran, none served from a cache."""
     client = app.test_client()
     token = await csrf_token_of(client)
     form = {"email": "advisor@example.com", "password": DEMO_PASSWORD, "csrf_token": token}
     assert (await client.post("/login", form=form)).status_code == 302
-    customer = await long_history_customer(app)
+    customer = customer or await long_history_customer(app)
     urls = [f"/customers/{customer}/sections/{name}" for name in SECTIONS]
     urls += [
         f"/customers/{customer}/sections/activity?kind=note",
@@ -92,7 +94,7 @@ async def statements_of_every_section(app) -> list[tuple[str, str, object]]:
         pending = list(urls)
         while pending:
             asking = pending.pop(0)
-            response = await client.get(asking)
+            response = await client.get(asking, headers={"Cache-Control": "no-cache"})
             assert response.status_code == 200, asking
             html = await response.get_data(as_text=True)
             # The next page of the timeline ("Show older activity"), once.
@@ -124,6 +126,73 @@ async def test_every_section_query_is_index_backed(app):
     assert len({asking for asking, _, _ in captured}) == 15  # every section, its filters and a next page
     problems = await plan_problems(app, captured)
     assert problems == [], "\n".join(problems)
+
+
+async def rows_read(app, captured) -> Counter[str]:
+    """Rows each request read, by what was asked: MariaDB's ANALYZE runs each statement and counts, for every
+    table it reads, the rows it went through (an index range that a filter then mostly rejects included)."""
+    totals: Counter[str] = Counter()
+    async with app.extensions["db_engine"].connect() as conn:
+        for asking, statement, parameters in captured:
+            result = await conn.exec_driver_sql("ANALYZE FORMAT=JSON " + statement, parameters)
+            totals[asking] += sum(
+                (step.get("r_rows") or 0) * step.get("r_loops", 1)
+                for step in table_steps(json.loads(result.scalar()))
+            )
+    return totals
+
+
+def table_steps(node):
+    """Every table access of an ANALYZE FORMAT=JSON plan, however deep it is nested."""
+    if isinstance(node, dict):
+        if "table_name" in node:
+            yield node
+        for value in node.values():
+            yield from table_steps(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from table_steps(value)
+
+
+async def test_no_section_reads_more_for_a_longer_history(app):
+    """What the growth bench times, counted in rows: 2,000 more activities in a customer's past must not make
+    any of its sections read more rows (a keyset page reads its page; an aggregate reads its window)."""
+    engine = app.extensions["db_engine"]
+    customer = await long_history_customer(app)
+    before = await rows_read(app, await statements_of_every_section(app, customer))
+    async with engine.begin() as conn:
+        newest = (
+            await conn.execute(
+                text("SELECT MAX(id) FROM customer_activities WHERE customer_id = :customer"),
+                {"customer": customer},
+            )
+        ).scalar_one()
+        # Other customers' facts, years before this customer's own history begins.
+        await conn.execute(
+            text(
+                "INSERT INTO customer_activities (customer_id, kind, actor_id, actor_label, occurred_at, "
+                "summary, details, pinned) "
+                "SELECT :customer, kind, actor_id, actor_label, occurred_at - INTERVAL 8 YEAR, summary, "
+                "details, 0 FROM customer_activities WHERE customer_id <> :customer ORDER BY id LIMIT 2000"
+            ),
+            {"customer": customer},
+        )
+        await conn.exec_driver_sql("ANALYZE TABLE customer_activities")
+    try:
+        after = await rows_read(app, await statements_of_every_section(app, customer))
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM customer_activities WHERE customer_id = :customer AND id > :newest"),
+                {"customer": customer, "newest": newest},
+            )
+    assert before.keys() == after.keys()
+    grown = {
+        asking: f"{before[asking]:,.0f} → {after[asking]:,.0f} rows"
+        for asking in before
+        if after[asking] > before[asking] * 1.2 + 20
+    }
+    assert grown == {}, grown
 
 
 async def test_the_check_fails_when_an_index_a_section_needs_is_dropped(app):

@@ -6,7 +6,6 @@ Documented at /openapi.json (quart-schema). Errors are {"error": {"code", "messa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -18,6 +17,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from pydantic.dataclasses import dataclass
 from quart import Blueprint, abort, current_app, g, request
 from quart_schema import QuartSchema, validate_querystring, validate_request, validate_response
 from quart_schema.openapi import OpenAPIProvider
@@ -94,6 +94,8 @@ schema = QuartSchema(
 )
 
 
+# quart-schema wraps each request's and response's class in a pydantic TypeAdapter: a plain dataclass's schema
+# would be rebuilt every time (about 1 ms a write), a pydantic dataclass's is built once, with the class.
 @dataclass
 class Error:
     code: str
