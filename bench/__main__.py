@@ -1,6 +1,6 @@
 """`make bench`: the figures advisors feel, at production size, on this machine.
 
-    .venv/bin/python -m bench [--only sections,page,...] [--quick]
+    .venv/bin/python -m bench [--only sections,page,...] [--quick] [--profile]
 
 Seeds the bench databases once (bench/dataset.py), then runs each suite against the app served as the
 Procfile serves it, with the load from separate processes; prints one table and writes
@@ -18,13 +18,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import redis
 
 from bench import dataset
 from bench.dataset import Dataset, say
 from bench.load import sign_in
-from bench.report import Figure, save, table
+from bench.profiles import summarize
+from bench.report import RESULTS, Figure, save, table
 from bench.server import Server
 
 SUITES = ("sections", "floors", "growth", "page", "live", "polling", "servers")
@@ -43,6 +45,10 @@ class Bench:
     cookies: dict[str, str]
     quick: bool
     details: dict = field(default_factory=dict)
+    # With --profile: where py-spy writes each server's stacks, and the suite that is running.
+    profiles: Path | None = None
+    suite: str = ""
+    servers_started: int = 0
 
     def seconds(self, full: float) -> float:
         """A measuring window: `full` seconds, or a fifth of it (at least 3 s) with --quick."""
@@ -60,6 +66,9 @@ class Bench:
         return sum(1 for _ in redis.Redis.from_url(self.redis_url).scan_iter("c360:*:html:*", count=1000))
 
     def server(self, kind: str = "hypercorn", *, data: Dataset | None = None, **options) -> Server:
+        if self.profiles is not None:
+            self.servers_started += 1
+            options["profile"] = self.profiles / f"{self.servers_started:02}-{self.suite}-{kind}.txt"
         return Server(kind, database_url=(data or self.big).url, redis_url=self.redis_url, **options)
 
 
@@ -69,6 +78,11 @@ def main() -> None:
     )
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma-separated, of: {', '.join(SUITES)}")
     parser.add_argument("--quick", action="store_true", help="short windows and small counts: a smoke run")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server's workers with py-spy during each suite (bench/results/<timestamp>/)",
+    )
     parser.add_argument("--mysql", default=os.environ.get("BENCH_MYSQL", "mysql://root@127.0.0.1:3306"))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14"))
     args = parser.parse_args()
@@ -94,12 +108,15 @@ def main() -> None:
         cookies = {email: asyncio.run(sign_in(server.base, email)) for email in ACCOUNTS}
     bench = Bench(args.mysql, args.redis, big, small, cookies, args.quick)
     bench.details["buffer_pool_bytes"] = pool
+    if args.profile:
+        bench.profiles = RESULTS / started.strftime("%Y%m%dT%H%M%SZ")
 
     figures: list[Figure] = []
     for name in SUITES:
         if name not in chosen:
             continue
         say(f"running {name}")
+        bench.suite = name
         began = time.perf_counter()
         module = importlib.import_module(f"bench.{name}")
         figures += module.run(bench)
@@ -109,6 +126,10 @@ def main() -> None:
     print(table(figures))
     path = save(figures, bench.details, started)
     print(f"\nwritten to {path.relative_to(path.parent.parent.parent)}")
+    if bench.profiles is not None:
+        for profile in sorted(bench.profiles.glob("*.txt")):
+            print()
+            print(summarize(profile))
 
 
 if __name__ == "__main__":

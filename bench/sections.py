@@ -96,21 +96,27 @@ def steady(bench, server, urls: Sequence[str], rate: float, *, headers: dict[str
 
 
 def run(bench) -> list[Figure]:
-    """As served (the section cache starting empty, filling as the mix comes round again), then computed
-    (every request asks for no cached copy, so every section is read and rendered)."""
+    """As served, from an empty section cache (the mix is 10,000 sections, about what the window asks for:
+    nearly every one is read, rendered and kept once); again with the cache holding what that run kept (each
+    section asked again with nothing changed since, as when advisors reopen the same customers); then
+    computed (every request asks for no cached copy, so every section is read and rendered)."""
     urls = section_mix(bench.big)
     details = bench.details["sections"] = {"customers": 1000, "urls": len(urls)}
     with bench.server() as server:
         bench.empty_cache()
         served = details["served"] = saturate(bench, server, urls)
-        rendered = bench.cached_sections()
-        served["cache_hit_ratio"] = 1 - rendered / max(1, served["requests"])
+        kept = bench.cached_sections()
+        warm = details["served_warm"] = saturate(bench, server, urls)
+        # Sections the warm run had to render, warm-up included: at most that many misses.
+        warm["cache_hit_ratio"] = max(0.0, 1 - (bench.cached_sections() - kept) / max(1, warm["requests"]))
         served_half = details["served_half_rate"] = steady(bench, server, urls, served["rate"] / 2)
         computed = details["computed"] = saturate(bench, server, urls, headers=NO_CACHE)
         computed_half = details["computed_half_rate"] = steady(
             bench, server, urls, computed["rate"] / 2, headers=NO_CACHE
         )
-    errors = sum(sum(part["errors"].values()) for part in (served, served_half, computed, computed_half))
+    errors = sum(
+        sum(part["errors"].values()) for part in (served, warm, served_half, computed, computed_half)
+    )
     p99 = served_half["p99_ms"]
     return [
         Figure(
@@ -120,8 +126,16 @@ def run(bench) -> list[Figure]:
             "req/s",
             "≥ 1,000",
             at_least(served["rate"], 1000),
-            f"{served['cache_hit_ratio']:.0%} from the cache; server {served['server_cores']:.2f} cores, "
+            f"cache empty at the start; server {served['server_cores']:.2f} cores, "
             f"MariaDB {served['database_cores']:.2f}",
+        ),
+        Figure(
+            "Sections",
+            f"throughput, {CLIENTS} clients, cache warm",
+            warm["rate"],
+            "req/s",
+            note=f"≥ {warm['cache_hit_ratio']:.0%} from the cache; server {warm['server_cores']:.2f} cores, "
+            f"MariaDB {warm['database_cores']:.2f}",
         ),
         Figure(
             "Sections",

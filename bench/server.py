@@ -51,8 +51,13 @@ class Server:
         redis_url: str | None,
         workers: int = WORKERS,
         extra_env: dict[str, str] | None = None,
+        profile: Path | None = None,
     ) -> None:
         self.kind = kind
+        # Where py-spy writes the workers' sampled stacks (collapsed, as flamegraph.pl and speedscope read
+        # them) while the server runs; None: not profiled.
+        self.profile = profile
+        self.profiler: subprocess.Popen | None = None
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -116,6 +121,22 @@ class Server:
         )
         log.close()
         self.wait_ready()
+        if self.profile is not None:
+            self.profile.parent.mkdir(parents=True, exist_ok=True)
+            self.profiler = subprocess.Popen(
+                [
+                    str(BIN / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(self.process.pid),
+                    "--subprocesses",
+                    "--nonblocking",  # the workers are not paused at each sample
+                    "--format=raw",
+                    f"--output={self.profile}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         return self
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -140,6 +161,12 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         if self.process is None:
             return
+        if self.profiler is not None:  # py-spy writes its file when interrupted
+            self.profiler.send_signal(signal.SIGINT)
+            try:
+                self.profiler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.profiler.kill()
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=20)
