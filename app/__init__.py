@@ -109,6 +109,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     ):
         app.register_blueprint(module.blueprint)
     api.init_app(app)
+    # Registering a blueprint gives it Flask's default template context processor, which reads Flask's
+    # request context (never set under Quart) and is synchronous: Quart ran it on its thread pool for every
+    # template rendered in a blueprint's request, each section and page included.
+    for chain in app.template_context_processors.values():
+        chain[:] = [processor for processor in chain if processor.__module__ != "flask.templating"]
 
     @app.before_serving
     async def start_services() -> None:

@@ -258,7 +258,11 @@ def sign_out() -> None:
 
 
 def init_app(app: Quart) -> None:
-    QuartAuth(app, user_class=AuthUser)
+    auth = QuartAuth(app, user_class=AuthUser)
+    # Quart-Auth offers templates `current_user` through a synchronous context processor, which Quart runs on
+    # a thread pool for every template rendered (a page, a section, each pushed fragment); no template reads
+    # it: they have `user`, from signed_in_user below.
+    app.template_context_processors[None].remove(auth._template_context)
     app.before_request(check_request)
     app.before_websocket(check_websocket)
     app.jinja_env.globals["csrf_token"] = csrf_token

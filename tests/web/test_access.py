@@ -9,6 +9,7 @@ view's access in the code without changing it here fails too.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 
 import pytest
@@ -177,3 +178,10 @@ async def test_an_oversized_body_is_a_413_that_says_so_and_writes_nothing(
         assert (await response.get_json())["error"]["code"] == "payload_too_large"
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(customer_activities))).scalar_one() == 0
+
+
+async def test_no_template_context_processor_runs_on_a_thread(app):
+    """Quart runs a synchronous context processor on its thread pool for every template rendered (each
+    section, each pushed fragment): every one the app keeps is a coroutine function."""
+    processors = [processor for chain in app.template_context_processors.values() for processor in chain]
+    assert processors and all(inspect.iscoroutinefunction(processor) for processor in processors), processors
