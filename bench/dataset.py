@@ -1,11 +1,11 @@
 """The databases the bench reads: seeded once, then reused by every run.
 
-- `c360_bench`: production size, 100,000 customers (about 5 million activity rows and 1 million invoices),
-  plus one fleet customer with 50,000 activities for the growth figures.
+- `c360_bench`: production size, 100,000 customers (about 5 million activity rows; the demo seed's mix
+  gives about 380,000 invoices), plus one fleet customer with 50,000 activities for the growth figures.
 - `c360_bench_small`: 1,000 customers (about 50 thousand activity rows), the same sections on a small table.
 
 A database is reused when it holds the expected number of customers and its schema is at the head revision;
-otherwise it is dropped and seeded again (about 8 minutes for the big one on this machine).
+otherwise it is dropped and seeded again (about 3 minutes for the big one on this machine).
 """
 
 from __future__ import annotations
