@@ -47,18 +47,23 @@ def section_mix(data: Dataset, *, customers: int = 1000, seed: int = 11) -> list
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
+ACCOUNT = "advisor@example.com"
+
+
+def _window(bench, headers: dict[str, str] | None) -> dict:
+    """What a saturating and a steady run share: the load processes, the warm-up and the window."""
+    return {
+        "processes": PROCESSES,
+        "warmup": bench.seconds(5),
+        "seconds": bench.seconds(30),
+        "headers": headers,
+    }
+
+
 def saturate(bench, server, urls: Sequence[str], *, headers: dict[str, str] | None = None) -> dict:
     before, database_before, began = server.usage(), database_cpu_seconds(), time.perf_counter()
-    result = closed_loop(
-        server.base,
-        bench.cookies["advisor@example.com"],
-        urls,
-        clients=CLIENTS,
-        processes=PROCESSES,
-        warmup=bench.seconds(5),
-        seconds=bench.seconds(30),
-        headers=headers,
-    )
+    cookie = bench.cookies[ACCOUNT]
+    result = closed_loop(server.base, cookie, urls, clients=CLIENTS, **_window(bench, headers))
     wall = time.perf_counter() - began
     return {
         # Cores busy over the whole run (warm-up included): where the machine's two went.
@@ -73,16 +78,7 @@ def saturate(bench, server, urls: Sequence[str], *, headers: dict[str, str] | No
 
 
 def steady(bench, server, urls: Sequence[str], rate: float, *, headers: dict[str, str] | None = None) -> dict:
-    result = open_loop(
-        server.base,
-        bench.cookies["advisor@example.com"],
-        urls,
-        rate=rate,
-        processes=PROCESSES,
-        warmup=bench.seconds(5),
-        seconds=bench.seconds(30),
-        headers=headers,
-    )
+    result = open_loop(server.base, bench.cookies[ACCOUNT], urls, rate=rate, **_window(bench, headers))
     return {
         "offered_rate": rate,
         "achieved_rate": result.rate,
