@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -56,24 +56,28 @@ class Subscription:
     viewer: Viewer
     # Events up to this id were released before the socket subscribed: the replay's to send.
     start_watermark: int
-    queue: asyncio.Queue[tuple[int, str]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    # What is still to be sent, oldest first (a deque and one event: thousands of idle sockets each hold
+    # them, and an asyncio.Queue with a task waiting on it costs several times the memory).
+    pending: deque[tuple[int, str]] = field(default_factory=deque)
+    # Set when there is something to send, or the socket must close.
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when the socket must close: SERVICE_RESTART on shutdown, TRY_AGAIN_LATER when it fell behind.
     close_code: int | None = None
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
     # Whose session the socket lives on: it closes when that session ends.
     user_id: int | None = None
     session_version: int | None = None
 
     def push(self, event_id: int, message: str) -> None:
-        try:
-            self.queue.put_nowait((event_id, message))
-        except asyncio.QueueFull:
+        if len(self.pending) >= QUEUE_SIZE:
             self.close(TRY_AGAIN_LATER)
+            return
+        self.pending.append((event_id, message))
+        self.wake.set()
 
     def close(self, code: int) -> None:
         if self.close_code is None:
             self.close_code = code
-            self.closed.set()
+            self.wake.set()
 
 
 class Hub:

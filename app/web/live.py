@@ -93,21 +93,16 @@ async def serve(customer_id: int | None) -> None:
 
 
 async def send_live(subscription: Subscription, skip_up_to: int) -> None:
-    closer = asyncio.ensure_future(subscription.closed.wait())
-    try:
-        while subscription.close_code is None:
-            getter = asyncio.ensure_future(subscription.queue.get())
-            try:
-                done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                getter.cancel()
-            if getter not in done:
-                return
-            event_id, message = getter.result()
+    """Send what the hub pushes, in order, until the subscription is closed."""
+    while True:
+        await subscription.wake.wait()
+        subscription.wake.clear()
+        while subscription.pending and subscription.close_code is None:
+            event_id, message = subscription.pending.popleft()
             if event_id > skip_up_to:
                 await websocket.send(message)
-    finally:
-        closer.cancel()
+        if subscription.close_code is not None:
+            return
 
 
 async def drain_incoming(subscription: Subscription) -> None:
