@@ -24,13 +24,13 @@ import redis
 
 from bench import dataset
 from bench.dataset import Dataset, say
-from bench.load import sign_in
+from bench.load import ADVISOR, OPERATIONS, sign_in
 from bench.profiles import summarize
 from bench.report import RESULTS, Figure, save, table
 from bench.server import Server
 
 SUITES = ("sections", "floors", "growth", "page", "live", "polling", "servers")
-ACCOUNTS = ("advisor@example.com", "operations@example.com")
+ACCOUNTS = (ADVISOR, OPERATIONS)
 
 
 @dataclass

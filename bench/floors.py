@@ -17,7 +17,7 @@ import aiomysql
 import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 
-from bench.load import closed_loop, one_by_one
+from bench.load import ADVISOR, closed_loop, one_by_one
 from bench.report import Figure, percentile
 from bench.sections import CLIENTS, NO_CACHE, PROCESSES, SECTIONS
 
@@ -25,7 +25,7 @@ REPEATS = 200
 
 
 def run(bench) -> list[Figure]:
-    cookie = bench.cookies["advisor@example.com"]
+    cookie = bench.cookies[ADVISOR]
     customer = bench.big.typical
     details = bench.details["floors"] = {}
     with bench.server() as server:

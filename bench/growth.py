@@ -9,7 +9,7 @@ customer in a database of 1,000 customers (about 50 thousand activity rows) agai
 
 from __future__ import annotations
 
-from bench.load import one_by_one
+from bench.load import ADVISOR, one_by_one
 from bench.report import Figure, at_most, percentile
 from bench.sections import NO_CACHE, SECTIONS
 
@@ -22,7 +22,7 @@ READ_THE_LOG = ("activity", "analytics")
 def section_times(bench, base: str, customer: int) -> dict[str, float]:
     """p50 (ms) of each section of `customer`'s page."""
     count = 60 if bench.quick else 300
-    cookie = bench.cookies["advisor@example.com"]
+    cookie = bench.cookies[ADVISOR]
     return {
         name: percentile(
             one_by_one(base, cookie, f"/customers/{customer}/sections/{name}", count=count, headers=NO_CACHE),

@@ -46,6 +46,7 @@ from sqlalchemy import func, select
 from app.config import parse_database_url
 from app.db import create_engine
 from app.tables import customer_activities
+from bench.load import ADVISOR, OPERATIONS
 from bench.report import Figure, at_most, percentile
 
 PAGE_COUNTS = (1_000, 5_000, 10_000)
@@ -74,8 +75,6 @@ TARGET_P99_MS = 100
 TARGET_RSS_KIB = 40
 SEED = 23
 
-ADVISOR = "advisor@example.com"
-OPERATIONS = "operations@example.com"
 # Every pushed message names its event (templates/live/*.html); a resync names where the page resumes.
 EVENT_ID = re.compile(r'<meta name="live-event" content="(\d+)"')
 RESYNC = re.compile(r'<meta name="live-resync" content="(\d+)"')

@@ -20,6 +20,8 @@ from multiprocessing import get_context
 import aiohttp
 
 PASSWORD = "customer360-demo"  # the seed's demo accounts
+ADVISOR = "advisor@example.com"  # reads customers' pages
+OPERATIONS = "operations@example.com"  # watches the shop's activity stream
 START_DELAY = 1.5  # seconds for the load processes to start before their common start time
 
 

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from bench.load import ADVISOR
 from bench.report import Figure, at_most, percentile
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # launched as the browser tests launch it
 
@@ -44,7 +45,6 @@ RUNS = 20
 QUICK_RUNS = 5
 TALL = {"width": 1280, "height": 4000}
 SCREEN = {"width": 1280, "height": 800}
-ACCOUNT = "advisor@example.com"
 # How long one navigation may take before the suite gives up on it.
 TIMEOUT_MS = 20_000
 
@@ -297,7 +297,7 @@ def last_section(times: dict[str, dict]) -> str:
 def run(bench) -> list[Figure]:
     runs = QUICK_RUNS if bench.quick else RUNS
     path = f"/customers/{bench.big.long_history}"
-    cookie = bench.cookies[ACCOUNT]
+    cookie = bench.cookies[ADVISOR]
     with bench.server() as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         version = browser.version

@@ -38,7 +38,8 @@ from app.live.broker import create_broker
 from app.live.events import announce
 from app.simulate import CALLS, NOTES, VISITS
 from app.tables import users
-from bench.live import ADVISOR, Fleet, Written, latest_event_id, run_async, tally
+from bench.live import Fleet, Written, latest_event_id, run_async, tally
+from bench.load import ADVISOR
 from bench.report import Figure, at_least, percentile
 
 PAGES = 1_000

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from app.sections import SECTIONS
 from bench.dataset import Dataset
-from bench.load import closed_loop, open_loop
+from bench.load import ADVISOR, closed_loop, open_loop
 from bench.report import Figure, at_least, at_most, percentile
 from bench.server import database_cpu_seconds
 
@@ -47,9 +47,6 @@ def section_mix(data: Dataset, *, customers: int = 1000, seed: int = 11) -> list
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-ACCOUNT = "advisor@example.com"
-
-
 def _window(bench, headers: dict[str, str] | None) -> dict:
     """What a saturating and a steady run share: the load processes, the warm-up and the window."""
     return {
@@ -62,7 +59,7 @@ def _window(bench, headers: dict[str, str] | None) -> dict:
 
 def saturate(bench, server, urls: Sequence[str], *, headers: dict[str, str] | None = None) -> dict:
     before, database_before, began = server.usage(), database_cpu_seconds(), time.perf_counter()
-    cookie = bench.cookies[ACCOUNT]
+    cookie = bench.cookies[ADVISOR]
     result = closed_loop(server.base, cookie, urls, clients=CLIENTS, **_window(bench, headers))
     wall = time.perf_counter() - began
     return {
@@ -78,7 +75,8 @@ def saturate(bench, server, urls: Sequence[str], *, headers: dict[str, str] | No
 
 
 def steady(bench, server, urls: Sequence[str], rate: float, *, headers: dict[str, str] | None = None) -> dict:
-    result = open_loop(server.base, bench.cookies[ACCOUNT], urls, rate=rate, **_window(bench, headers))
+    cookie = bench.cookies[ADVISOR]
+    result = open_loop(server.base, cookie, urls, rate=rate, **_window(bench, headers))
     return {
         "offered_rate": rate,
         "achieved_rate": result.rate,

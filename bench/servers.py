@@ -8,7 +8,7 @@ them a little: the note says what the log costs.
 
 from __future__ import annotations
 
-from bench.load import closed_loop
+from bench.load import ADVISOR, closed_loop
 from bench.report import Figure, percentile
 from bench.sections import CLIENTS, PROCESSES, saturate, section_mix
 
@@ -24,7 +24,7 @@ def run(bench) -> list[Figure]:
             sections = saturate(bench, server, urls)
             trivial = closed_loop(
                 server.base,
-                bench.cookies["advisor@example.com"],
+                bench.cookies[ADVISOR],
                 ["/healthz"],
                 clients=CLIENTS,
                 processes=PROCESSES,
