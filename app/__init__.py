@@ -8,12 +8,13 @@ from datetime import timedelta
 from quart import Quart
 from werkzeug.routing import IntegerConverter
 
-from app import db, i18n, jobs, mailer
+from app import db, i18n, jobs, mailer, metrics
 from app.cache import SectionCache
 from app.config import ConfigError, Settings
 from app.customers import MAX_ID
 from app.live.broker import create_broker
 from app.live.hub import Hub
+from app.logs import RequestIdMiddleware
 from app.sessions import UserCache
 from app.web import access, auditing, errors, filters, limits, summaries
 
@@ -56,7 +57,12 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.jinja_env.lstrip_blocks = True
 
     engine = db.create_engine(settings.database_url)
-    db.init_app(app, engine)
+    metrics.watch_pool(engine, "primary")
+    read_engine = None
+    if settings.database_read_url is not None:
+        read_engine = db.create_engine(settings.database_read_url)
+        metrics.watch_pool(read_engine, "replica")
+    db.init_app(app, engine, read_engine)
     broker = create_broker(settings.redis_url)
     app.extensions["broker"] = broker
     user_cache = UserCache()
@@ -65,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["hub"] = hub
     app.extensions["section_cache"] = SectionCache(broker)
 
+    # First: its clock starts before the other hooks run.
+    metrics.init_app(app)
     access.init_app(app)
     auditing.init_app(app)
     limits.init_app(app)
@@ -125,5 +133,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         await hub.stop()
         await broker.close()
         await engine.dispose()
+        if read_engine is not None:
+            await read_engine.dispose()
 
+    # Outermost: the request id is set before anything of the request runs, and every task inherits it.
+    app.asgi_app = RequestIdMiddleware(app.asgi_app)
     return app

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import logs
 from app.i18n import gettext
 from app.pagination import encode_cursor
 from app.params import cursor_instant, cursor_values
@@ -175,6 +176,7 @@ async def record_activity(
             ref_type=ref_type,
             ref_id=ref_id,
             pinned=pinned,
+            request_id=logs.request_id(),
         )
     )
     return result.inserted_primary_key[0]

@@ -50,6 +50,7 @@ from app.analytics import (
 )
 from app.customers import MAX_ID
 from app.live.broker import Broker, RedisBroker
+from app.metrics import CACHE_LOOKUPS
 from app.shop_time import shop_today
 from app.tables import customer_activities, customers
 
@@ -140,6 +141,10 @@ class SectionCache:
         # Hits and misses by layer: "figures" (analytics, chart) and "html" (rendered sections).
         self.counts: Counter[tuple[str, str]] = Counter()
 
+    def count(self, layer: str, result: str) -> None:
+        self.counts[layer, result] += 1
+        CACHE_LOOKUPS.labels(layer, result).inc()
+
     @property
     def hits(self) -> int:
         return self.counts["figures", "hit"]
@@ -189,9 +194,9 @@ class SectionCache:
             log.warning("section cache unavailable, computing %s: %s", name, exc)
             return await load()
         if cached is not None:
-            self.counts["figures", "hit"] += 1
+            self.count("figures", "hit")
             return restore(cached)
-        self.counts["figures", "miss"] += 1
+        self.count("figures", "miss")
         value = await load()
         try:
             await self._set(entry, dump(value))
@@ -218,9 +223,9 @@ class SectionCache:
                 log.warning("section cache unavailable, rendering %s: %s", variant, exc)
                 return await render()
             if cached is not None:
-                self.counts["html", "hit"] += 1
+                self.count("html", "hit")
                 return cached
-        self.counts["html", "miss"] += 1
+        self.count("html", "miss")
         html = await render()
         try:
             await self._set(entry, html, FRAGMENT_TTL_SECONDS)

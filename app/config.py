@@ -10,13 +10,16 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 24
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOOPBACK = (ip_network("127.0.0.0/8"), ip_network("::1/128"))
 
 
 class ConfigError(Exception):
@@ -42,6 +45,19 @@ class Settings:
     shop_language: str = "fr"
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); nobody's by default.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # A read replica for the heavy read sections (analytics, revenue chart); None: the primary serves all.
+    database_read_url: str | None = None
+    # /metrics: a bearer token Prometheus sends, and/or the addresses it may scrape from without one.
+    metrics_token: str | None = None
+    metrics_networks: tuple[IPv4Network | IPv6Network, ...] = LOOPBACK
+    log_level: str = "INFO"
+
+    def allows_metrics_from(self, address: str) -> bool:
+        try:
+            found = ip_address(address)
+        except ValueError:
+            return False
+        return any(found in network for network in self.metrics_networks)
 
     @property
     def is_production(self) -> bool:
@@ -77,8 +93,12 @@ class Settings:
             allowed_origins=parse_allowed_origins(get("ALLOWED_ORIGINS"), host, port),
             shop_timezone=parse_timezone(get("SHOP_TIMEZONE")),
             var_dir=var_dir,
-            trusted_proxies=parse_trusted_proxies(get("TRUSTED_PROXIES")),
+            trusted_proxies=parse_networks(get("TRUSTED_PROXIES"), "TRUSTED_PROXIES"),
             shop_language=parse_language(get("SHOP_LANGUAGE")),
+            database_read_url=parse_read_url(get("DATABASE_READ_URL"), var_dir),
+            metrics_token=parse_metrics_token(get("METRICS_TOKEN")),
+            metrics_networks=parse_networks(get("METRICS_ALLOWED_IPS"), "METRICS_ALLOWED_IPS") or LOOPBACK,
+            log_level=parse_log_level(get("LOG_LEVEL")),
         )
 
 
@@ -90,16 +110,33 @@ def parse_language(value: str | None) -> str:
     return value
 
 
-def parse_trusted_proxies(value: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
-    """TRUSTED_PROXIES: comma-separated addresses or networks (10.0.0.5, 10.0.0.0/8, ::1)."""
+def parse_networks(value: str | None, variable: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated addresses or networks (10.0.0.5, 10.0.0.0/8, ::1)."""
     networks = []
     for item in (value or "").split(","):
         if item := item.strip():
             try:
                 networks.append(ip_network(item, strict=False))
             except ValueError:
-                raise ConfigError("TRUSTED_PROXIES", f"{item!r} is not an IP address or network") from None
+                raise ConfigError(variable, f"{item!r} is not an IP address or network") from None
     return tuple(networks)
+
+
+def parse_read_url(value: str | None, var_dir: Path) -> str | None:
+    return None if value is None else parse_database_url(value, var_dir, "DATABASE_READ_URL")
+
+
+def parse_metrics_token(value: str | None) -> str | None:
+    if value is not None and len(value) < MIN_METRICS_TOKEN_LENGTH:
+        raise ConfigError("METRICS_TOKEN", f"must be at least {MIN_METRICS_TOKEN_LENGTH} characters long")
+    return value
+
+
+def parse_log_level(value: str | None) -> str:
+    level = (value or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return level
 
 
 def parse_port(value: str | None) -> int:
@@ -110,13 +147,13 @@ def parse_port(value: str | None) -> int:
     return int(value)
 
 
-def parse_database_url(value: str | None, var_dir: Path) -> str:
+def parse_database_url(value: str | None, var_dir: Path, variable: str = "DATABASE_URL") -> str:
     """Return a SQLAlchemy async URL: aiosqlite for SQLite, aiomysql for MySQL/MariaDB."""
     if value is None:
         return f"sqlite+aiosqlite:///{var_dir / 'customer360.sqlite3'}"
     scheme, sep, rest = value.partition("://")
     if not sep:
-        raise ConfigError("DATABASE_URL", f"is not a URL (expected mysql://… or sqlite:///…), got {value!r}")
+        raise ConfigError(variable, f"is not a URL (expected mysql://… or sqlite:///…), got {value!r}")
     drivers = {
         "mysql": "mysql+aiomysql",
         "mysql+aiomysql": "mysql+aiomysql",
@@ -127,21 +164,21 @@ def parse_database_url(value: str | None, var_dir: Path) -> str:
     }
     if scheme not in drivers:
         raise ConfigError(
-            "DATABASE_URL", f"unsupported scheme {scheme!r}; use mysql://, mysql+aiomysql:// or sqlite:///"
+            variable, f"unsupported scheme {scheme!r}; use mysql://, mysql+aiomysql:// or sqlite:///"
         )
     driver = drivers[scheme]
     if driver.startswith("mysql"):
         parts = urlsplit(value)
         if not parts.hostname:
-            raise ConfigError("DATABASE_URL", "a MySQL URL needs a host, e.g. mysql://user:pass@127.0.0.1/db")
+            raise ConfigError(variable, "a MySQL URL needs a host, e.g. mysql://user:pass@127.0.0.1/db")
         if not parts.path.strip("/"):
-            raise ConfigError("DATABASE_URL", "a MySQL URL needs a database name, e.g. mysql://…/customer360")
+            raise ConfigError(variable, "a MySQL URL needs a database name, e.g. mysql://…/customer360")
         try:
             parts.port  # noqa: B018 -- validates the port
         except ValueError as exc:
-            raise ConfigError("DATABASE_URL", f"bad port: {exc}") from None
+            raise ConfigError(variable, f"bad port: {exc}") from None
     elif not rest.startswith("/") or rest == "/":
-        raise ConfigError("DATABASE_URL", "a SQLite URL needs a file path, e.g. sqlite:///var/customer360.db")
+        raise ConfigError(variable, "a SQLite URL needs a file path, e.g. sqlite:///var/customer360.db")
     return f"{driver}://{rest}"
 
 

@@ -6,6 +6,7 @@ gets utf8mb4, UTC sessions and recycled connections.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,13 +16,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+log = logging.getLogger(__name__)
+
 
 def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     query = dict(url.query)
@@ -29,6 +32,8 @@ def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False)
     engine = create_async_engine(
         url.set(query=query),
         echo=echo,
+        # A statement's values (names, emails, notes) stay out of its errors, hence out of the logs.
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
@@ -67,13 +72,33 @@ async def connection() -> AsyncConnection:
     return conn
 
 
+async def replica_connection() -> AsyncConnection | None:
+    """The request's connection to the read replica (DATABASE_READ_URL), None without one or while it is
+    unreachable. What it reads may lag behind the primary: callers check it has caught up with what they
+    need (app.web.customers.section_connection)."""
+    engine = current_app.extensions["db_read_engine"]
+    if engine is None:
+        return None
+    conn = getattr(g, "db_read_connection", None)
+    if conn is None:
+        try:
+            conn = await engine.connect()
+        except Exception as exc:  # the replica is a help, not a need: the primary serves instead
+            log.warning("read replica unreachable, reading from the primary: %s", type(exc).__name__)
+            return None
+        g.db_read_connection = conn
+    return conn
+
+
 async def release_connection(_exc: BaseException | None = None) -> None:
-    conn = g.pop("db_connection", None)
-    if conn is not None:
-        await conn.close()
+    for name in ("db_connection", "db_read_connection"):
+        conn = g.pop(name, None)
+        if conn is not None:
+            await conn.close()
 
 
-def init_app(app: Quart, engine: AsyncEngine) -> None:
+def init_app(app: Quart, engine: AsyncEngine, read_engine: AsyncEngine | None = None) -> None:
     app.extensions["db_engine"] = engine
+    app.extensions["db_read_engine"] = read_engine
     app.teardown_request(release_connection)
     app.teardown_websocket(release_connection)

@@ -37,6 +37,8 @@ class Section:
     eager: bool = False
     # Query parameters the section understands: kept in the page URL to share a view.
     params: tuple[str, ...] = ()
+    # Heavy reads over a customer's whole history: served by the read replica when there is one.
+    replica: bool = False
 
     @property
     def template(self) -> str:
@@ -107,12 +109,14 @@ SECTIONS: dict[str, Section] = {
     section.name: section
     for section in (
         Section("profile", N_("Profile"), _profile, skeleton_rows=4, inline=True),
-        Section("analytics", N_("Analytics"), _analytics, skeleton_rows=3, inline=True),
+        Section("analytics", N_("Analytics"), _analytics, skeleton_rows=3, inline=True, replica=True),
         Section("activity", N_("Activity"), _activity, skeleton_rows=10, eager=True, params=("kind",)),
         Section("vehicles", N_("Vehicles"), _vehicles, skeleton_rows=3, eager=True),
         Section("work-orders", N_("Work orders"), _work_orders, skeleton_rows=5, params=("status",)),
         Section("invoices", N_("Invoices and payments"), _invoices, skeleton_rows=6, params=("status",)),
-        Section("revenue-chart", N_("Revenue"), _revenue_chart, skeleton_rows=6, params=("months",)),
+        Section(
+            "revenue-chart", N_("Revenue"), _revenue_chart, skeleton_rows=6, params=("months",), replica=True
+        ),
         Section("documents", N_("Documents"), _documents, skeleton_rows=3),
         Section("consents", N_("Privacy consents"), _consents, skeleton_rows=6),
         Section("communications", N_("Communications"), _communications, skeleton_rows=4),

@@ -11,18 +11,23 @@ flight, and the application's after-serving hooks drain the email queue.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import shutil
 import signal
 import threading
-import time
-from collections.abc import Mapping
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event
+from pathlib import Path
 
 from hypercorn.config import Config, Sockets
 from hypercorn.logging import Logger
+from prometheus_client import multiprocess
 
+from app import logs
 from app.config import Settings
+from app.metrics import MULTIPROCESS_DIR
 
 GRACEFUL_TIMEOUT = 10  # seconds for requests in flight once shutdown starts
 # Seconds: within nginx's default 60 s for a quiet proxied connection. Each ping costs a send per open page
@@ -31,35 +36,44 @@ WEBSOCKET_PING_INTERVAL = 45
 
 
 class AccessLogger(Logger):
-    """Hypercorn's access log line, without its cost: the stock logger copies every request and response
-    header and every environment variable into a dict for each request, a fifth of a trivial request's time,
-    to fill the nine fields its format uses."""
+    """Hypercorn's access line as a structured record (app.logs writes it as JSON, with the request id), and
+    without the stock logger's cost: it copies every request and response header and every environment
+    variable into a dict for each request, a fifth of a trivial request's time."""
 
-    def atoms(self, request, response, request_time: float) -> Mapping[str, str]:
-        headers = dict(request["headers"])
-        client = request.get("client")
-        length = "-"
+    async def access(self, request, response, request_time: float) -> None:
+        if self.access_logger is None:
+            return
+        length = None
         for name, value in (response or {}).get("headers", ()):
             if name.lower() == b"content-length":
-                length = value.decode("latin1")
-        return {
-            "h": f"{client[0]}:{client[1]}" if client and len(client) == 2 else "-",
-            "l": "-",
-            "t": time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
-            # The path without its query, like the stock format: a search's terms are personal data.
-            "r": f"{request.get('method', 'GET')} {request['path']} {request.get('http_version', 'ws')}",
-            "s": str(response["status"]) if response is not None else "-",
-            "b": length,
-            "f": headers.get(b"referer", b"-").decode("latin1"),
-            "a": headers.get(b"user-agent", b"-").decode("latin1"),
-        }
+                length = int(value)
+        method = request.get("method", "GET")
+        # The path without its query: a search's terms are personal data.
+        path = request["path"]
+        status = response["status"] if response is not None else None
+        self.access_logger.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "method": method,
+                "path": path,
+                "protocol": request.get("http_version", "ws") if request["type"] == "http" else "ws",
+                "status": status,
+                "bytes": length,
+                "duration_ms": round(request_time * 1000, 2),
+            },
+        )
 
 
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.worker_class = "uvloop"
-    config.accesslog = "-"
+    # Hypercorn's loggers, by name: app.logs gives the process one JSON handler.
+    config.accesslog = logging.getLogger("hypercorn.access")
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.logger_class = AccessLogger
     config.graceful_timeout = GRACEFUL_TIMEOUT
     # Pings keep an idle page's socket alive through proxies that close quiet connections (nginx after 60 s
@@ -70,10 +84,13 @@ def hypercorn_config(settings: Settings) -> Config:
 
 def serve(settings: Settings, workers: int) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit status."""
+    logs.configure(settings.log_level)
     config = hypercorn_config(settings)
     if workers == 1:
         run_worker(settings, config, None, None)
         return 0
+    metrics_dir_is_ours = MULTIPROCESS_DIR not in os.environ
+    metrics_dir = prepare_metrics_dir(settings)
     # The parent binds once and hands the listening sockets to every worker (the kernel spreads accepts).
     sockets = config.create_sockets()
     context = get_context("spawn")
@@ -93,9 +110,25 @@ def serve(settings: Settings, workers: int) -> int:
     stop.set()
     for process in processes:
         process.join()
+        multiprocess.mark_process_dead(process.pid, str(metrics_dir))
     for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
         sock.close()
+    if metrics_dir_is_ours:
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # this run's figures, gone with it
     return next((process.exitcode for process in processes if process.exitcode), 0)
+
+
+def prepare_metrics_dir(settings: Settings) -> Path:
+    """Where the workers keep their metrics (app.metrics): PROMETHEUS_MULTIPROC_DIR if set (emptied first, so
+    that a previous run's figures are not summed with this one's), else a directory of this run's own under
+    VAR_DIR. Set in the environment before any worker starts, and so before any of them imports the client."""
+    path = Path(os.environ.get(MULTIPROCESS_DIR) or settings.var_dir / "metrics" / str(os.getpid()))
+    if path.exists():
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROCESS_DIR] = str(path)
+    return path
 
 
 def run_worker(settings: Settings, config: Config, sockets: Sockets | None, stop: Event | None) -> None:
@@ -106,6 +139,7 @@ def run_worker(settings: Settings, config: Config, sockets: Sockets | None, stop
     from app import create_app
     from app.live.hub import SERVICE_RESTART
 
+    logs.configure(settings.log_level)  # a spawned worker starts with Python's defaults
     app = create_app(settings)
 
     async def main() -> None:

@@ -308,6 +308,8 @@ customer_activities = Table(
     Column("ref_id", BigInteger),
     # Pinned notes stay on top of the timeline.
     Column("pinned", Boolean, nullable=False, server_default="0"),
+    # The request that recorded the entry (X-Request-ID, app.logs): its lines and the event's are traced.
+    Column("request_id", String(64)),
     Index(None, "customer_id", "occurred_at", "id"),
     Index(None, "customer_id", "kind", "occurred_at", "id"),
     Index(None, "customer_id", "id"),

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from app import create_app, mailer
 from app.consents import change_consent
 from app.emails import send_email
+from app.live.events import ACTIVITY_CHANNEL
 from app.mailer import BACKOFF, LEASE, MAX_ATTEMPTS, deliver_due, parse_smtp_url
 from app.tables import customer_activities, emails
 from tests.factories import NOW, add_customer
@@ -105,7 +106,7 @@ class RecordingBroker:
         self.published.append((channel, json.loads(message)))
 
     def announced(self) -> list[int]:
-        return [message["id"] for channel, message in self.published if channel == "c360:activity"]
+        return [message["id"] for channel, message in self.published if channel == ACTIVITY_CHANNEL]
 
 
 def body_of(message) -> str:

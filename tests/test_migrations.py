@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -65,3 +69,74 @@ async def test_every_section_query_has_its_index(engine):
     assert ("customer_id", "occurred_at", "id") in indexes["consent_events"]
     assert ("kind", "search_key") in indexes["customer_contacts"]
     assert ("plate_key",) in indexes["vehicles"]
+
+
+# Operations that can break the version still serving while `release: customer360 migrate` runs.
+CONTRACTING = {
+    "drop_column",
+    "drop_table",
+    "drop_index",
+    "drop_constraint",
+    "alter_column",
+    "rename_table",
+    "execute",
+}
+VERSIONS = sorted((Path(__file__).resolve().parent.parent / "sql" / "versions").glob("*.py"))
+
+
+def upgrade_calls(path: Path) -> tuple[str, list[ast.Call]]:
+    module = ast.parse(path.read_text())
+    upgrade_function = next(
+        node for node in module.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade"
+    )
+    return ast.get_docstring(module) or "", [
+        node for node in ast.walk(upgrade_function) if isinstance(node, ast.Call)
+    ]
+
+
+def added_columns_the_old_version_cannot_fill(calls: list[ast.Call]) -> list[str]:
+    """Columns added NOT NULL without a server default: the previous version's inserts would fail."""
+    found = []
+    for call in calls:
+        if not (isinstance(call.func, ast.Attribute) and call.func.attr == "add_column"):
+            continue
+        column = next(arg for arg in call.args if isinstance(arg, ast.Call))
+        keywords = {keyword.arg: keyword.value for keyword in column.keywords}
+        not_null = isinstance(keywords.get("nullable"), ast.Constant) and keywords["nullable"].value is False
+        if not_null and "server_default" not in keywords:
+            found.append(ast.unparse(column))
+    return found
+
+
+@pytest.mark.parametrize("path", VERSIONS, ids=[path.stem for path in VERSIONS])
+def test_each_migration_is_expand_only_unless_it_says_it_contracts(path):
+    """docs/deploy.md: migrations run while the previous version serves, so they only add (tables, nullable
+    or defaulted columns, indexes); a removal ships as a "Contract:" migration one release after the code
+    stopped using what it removes."""
+    docstring, calls = upgrade_calls(path)
+    if "\nContract:" in f"\n{docstring}":
+        return
+    contracting = [
+        ast.unparse(call)
+        for call in calls
+        if isinstance(call.func, ast.Attribute) and call.func.attr in CONTRACTING
+    ]
+    assert not contracting, f"{path.name} contracts the schema without saying so: {contracting}"
+    assert not added_columns_the_old_version_cannot_fill(calls), path.name
+
+
+def test_the_expand_only_check_catches_a_dropped_column_and_a_column_the_old_version_cannot_fill(tmp_path):
+    migration = tmp_path / "9999_example.py"
+    migration.write_text(
+        '"""An example."""\n'
+        "def upgrade():\n"
+        "    with op.batch_alter_table('customers') as batch_op:\n"
+        "        batch_op.drop_column('company')\n"
+        "        batch_op.add_column(sa.Column('tier', sa.String(10), nullable=False))\n"
+    )
+    with pytest.raises(AssertionError, match="drop_column"):
+        test_each_migration_is_expand_only_unless_it_says_it_contracts(migration)
+    _, calls = upgrade_calls(migration)
+    assert added_columns_the_old_version_cannot_fill(calls) == [
+        "sa.Column('tier', sa.String(10), nullable=False)"
+    ]

@@ -30,6 +30,17 @@ class LogEntry:
     id: int
     customer_id: int
     kind: str
+    # The request that recorded it (app.logs), for the lines logged while it is fanned out.
+    request_id: str | None = None
+
+
+# What a LogEntry is read from.
+ENTRY_COLUMNS = (
+    customer_activities.c.id,
+    customer_activities.c.customer_id,
+    customer_activities.c.kind,
+    customer_activities.c.request_id,
+)
 
 
 class LogFollower:
@@ -134,11 +145,7 @@ class LogFollower:
 
 
 async def _entries(conn: AsyncConnection, condition, limit: int | None = None) -> list[LogEntry]:
-    statement = (
-        select(customer_activities.c.id, customer_activities.c.customer_id, customer_activities.c.kind)
-        .where(condition)
-        .order_by(customer_activities.c.id)
-    )
+    statement = select(*ENTRY_COLUMNS).where(condition).order_by(customer_activities.c.id)
     if limit is not None:
         statement = statement.limit(limit)
     return [LogEntry(*row) for row in await conn.execute(statement)]

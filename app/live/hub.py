@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,10 +24,12 @@ from quart import Quart
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app import logs
 from app.live.broker import Broker, BrokerUnavailable
 from app.live.events import ACTIVITY_CHANNEL, USERS_CHANNEL
-from app.live.follower import LogEntry, LogFollower
+from app.live.follower import ENTRY_COLUMNS, LogEntry, LogFollower
 from app.live.render import Viewer, render_customer_event, render_stream_event
+from app.metrics import BROKER_RECONNECTS, EVENTS_DROPPED, HUB_LAG
 from app.sessions import SESSION_CHECK, UserCache
 from app.tables import customer_activities, users
 
@@ -37,6 +41,8 @@ POLL_WITH_BROKER = 2.0
 POLL_WITHOUT_BROKER = 0.4
 # A page that missed more than this many events reloads its sections instead of replaying them.
 REPLAY_LIMIT = 200
+# Announcement instants kept for the hub's lag, until their event is fanned out.
+ANNOUNCED_LIMIT = 10_000
 
 # Close codes of RFC 6455 that the page's WebSocket client reconnects after.
 SERVICE_RESTART = 1012
@@ -68,11 +74,20 @@ class Subscription:
     session_version: int | None = None
 
     def push(self, event_id: int, message: str) -> None:
+        if self.close_code is not None:
+            return  # closing: the page replays from the log when it reconnects
         if len(self.pending) >= QUEUE_SIZE:
             self.close(TRY_AGAIN_LATER)
             return
         self.pending.append((event_id, message))
         self.wake.set()
+
+    def discard_pending(self) -> None:
+        """Once the socket is closed: count what it was never sent."""
+        if self.pending:
+            reason = "fell behind" if self.close_code == TRY_AGAIN_LATER else "closing"
+            EVENTS_DROPPED.labels(reason).inc(len(self.pending))
+            self.pending.clear()
 
     def close(self, code: int) -> None:
         if self.close_code is None:
@@ -90,6 +105,8 @@ class Hub:
         self.broker_up = False
         self._subscriptions: dict[int | None, set[Subscription]] = defaultdict(set)
         self._doorbell = asyncio.Event()
+        # When each event the broker rang for was announced (its commit, near enough): the hub's lag.
+        self._announced: dict[int, float] = {}
         self._session_bell = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -195,16 +212,20 @@ class Hub:
 
     async def _listen(self) -> None:
         delay = 0.5
+        lost = False  # the subscription was up once and went down: its return is a reconnect
         while True:
             try:
                 async for channel, message in self.broker.listen(ACTIVITY_CHANNEL, USERS_CHANNEL):
                     if not self.broker_up:
                         log.info("live: broker %s reachable, following the doorbell", self.broker.name)
+                        if lost:
+                            BROKER_RECONNECTS.inc()
                     self.broker_up, delay = True, 0.5
                     if channel == USERS_CHANNEL:
                         if message.isdigit():
                             self._forget_user(int(message))
                     else:
+                        self._note_announcement(message)
                         self._doorbell.set()
             except BrokerUnavailable as exc:
                 if self.broker_up:
@@ -213,8 +234,24 @@ class Hub:
             except Exception:
                 log.exception("live: broker listener failed")
                 self.broker_up = False
+            lost = True
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    def _note_announcement(self, message: str) -> None:
+        try:
+            announced = json.loads(message)
+            event_id, at = int(announced["id"]), float(announced["at"])
+        except (ValueError, KeyError, TypeError):
+            return  # from a version that sent no instant, or not ours: a doorbell all the same
+        if event_id <= self.watermark:
+            # Fanned out already, with an event committed just before it whose doorbell rang first: it
+            # reached the pages before its own announcement did.
+            HUB_LAG.observe(0.0)
+            return
+        if len(self._announced) >= ANNOUNCED_LIMIT:
+            self._announced.clear()  # events given up on, never fanned out: forget them
+        self._announced[event_id] = at
 
     async def _follow(self) -> None:
         while True:
@@ -238,10 +275,14 @@ class Hub:
 
     async def dispatch(self, conn: AsyncConnection, entries: list[LogEntry]) -> None:
         for entry in entries:
-            await self._fan_out(
-                conn, entry, self._subscriptions.get(entry.customer_id, ()), render_customer_event
-            )
-            await self._fan_out(conn, entry, self._subscriptions.get(None, ()), render_stream_event)
+            with logs.handling(entry.request_id):
+                await self._fan_out(
+                    conn, entry, self._subscriptions.get(entry.customer_id, ()), render_customer_event
+                )
+                await self._fan_out(conn, entry, self._subscriptions.get(None, ()), render_stream_event)
+            announced = self._announced.pop(entry.id, None)
+            if announced is not None:
+                HUB_LAG.observe(max(time.time() - announced, 0.0))
 
     async def _fan_out(self, conn, entry: LogEntry, subscriptions, render: Renderer) -> None:
         if not subscriptions:
@@ -265,7 +306,7 @@ class Hub:
             render_customer_event if subscription.customer_id is not None else render_stream_event
         )
         statement = (
-            select(customer_activities.c.id, customer_activities.c.customer_id, customer_activities.c.kind)
+            select(*ENTRY_COLUMNS)
             .where(customer_activities.c.id > after, customer_activities.c.id <= subscription.start_watermark)
             .order_by(customer_activities.c.id)
             .limit(REPLAY_LIMIT + 1)

@@ -160,6 +160,8 @@ def rotate_csrf_token() -> None:
 # Forms and JSON bodies are small; only uploads carry files (up to the app's MAX_CONTENT_LENGTH).
 MAX_BODY_BYTES = 64 * 1024
 UPLOAD_ENDPOINTS = frozenset({"documents.upload"})
+# Public views that check a bearer token of their own (Prometheus's METRICS_TOKEN), not an API token.
+OWN_CREDENTIALS = frozenset({"health.metrics"})
 
 
 async def check_request():
@@ -180,7 +182,7 @@ async def check_request():
     if access is None and request.endpoint is not None:
         current_app.logger.error("view %s declares no access; denied", request.endpoint)
         raise Forbidden(gettext("This page is not available."))
-    if bearer_token() is not None and not is_api_request():
+    if bearer_token() is not None and not is_api_request() and request.endpoint not in OWN_CREDENTIALS:
         return _refuse(401, gettext("API tokens are accepted by the JSON API (/api/customer360/…) only."))
     if access != EVERYONE:
         user = await current_user()

@@ -29,6 +29,7 @@ from app import invoices as invoice_domain
 from app import mailer
 from app.activity import ActivityPage, record_activity
 from app.analytics import Analytics, RevenueChart
+from app.cache import latest_event
 from app.consents import Consents
 from app.customers import MAX_ID, ProfileDetails
 from app.documents import DocumentsPage
@@ -40,7 +41,7 @@ from app.sections import SECTIONS
 from app.tables import ACTIVITY_KINDS, EMAIL_CATEGORIES, INVOICE_STATUSES, PAYMENT_METHODS
 from app.web import limits
 from app.web.access import READERS, WRITERS, allow
-from app.web.customers import existing_customer
+from app.web.customers import existing_customer, section_connection
 from app.web.errors import json_error, render_error
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/customer360")
@@ -197,6 +198,8 @@ async def check_json_body():
 async def load(customer_id: int, section: str) -> Any:
     """Run a section's loader for the JSON API: the same code path as the HTML partial."""
     conn = await existing_customer(customer_id)
+    if SECTIONS[section].replica and current_app.extensions["db_read_engine"] is not None:
+        conn = await section_connection(SECTIONS[section], customer_id, await latest_event(conn, customer_id))
     try:
         return await SECTIONS[section].load(conn, customer_id, request.args)
     except ParamError as exc:

@@ -10,18 +10,15 @@ to write was rolled back.
 
 from __future__ import annotations
 
-import re
-import secrets
 from ipaddress import ip_address
 from typing import Any
 
 from quart import Quart, current_app, g, has_request_context, request, websocket
 
-from app import audit
+from app import audit, logs
 from app.db import connection
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def current() -> Any:
@@ -55,12 +52,9 @@ def _is_trusted(text: str, trusted) -> bool:
     return address is not None and any(address in network for network in trusted)
 
 
-def request_id() -> str:
-    """This request's id: the caller's X-Request-ID when it is a sane token, else a new one."""
-    if "request_id" not in g:
-        sent = current().headers.get("X-Request-ID", "")
-        g.request_id = sent if _REQUEST_ID.fullmatch(sent) else secrets.token_hex(8)
-    return g.request_id
+def request_id() -> str | None:
+    """This request's id (app.logs gives one to every request and WebSocket, and answers it)."""
+    return logs.request_id()
 
 
 def note(action: str | None = None, **details: Any) -> None:
@@ -110,7 +104,6 @@ async def record_request(response):
             current_app.logger.exception(
                 "could not write the audit entry of %s %s", request.method, request.path
             )
-    response.headers.setdefault("X-Request-ID", request_id())
     return response
 
 

@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest
 
 from app import cache
 from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
-from app.db import connection
+from app.db import connection, replica_connection
 from app.i18n import current_language, gettext
 from app.pagination import BadCursor, decode_cursor, encode_cursor
 from app.params import NOT_OUR_CURSOR, ParamError
@@ -137,7 +137,7 @@ async def render_section(
     """A section's HTML and status, `event` being the customer's latest (cache.customer_and_latest_event); a
     bad parameter is a 400 naming it, a failure stays inside the section (an error box with a Retry button)
     and is a 500 (and is not cached)."""
-    conn = await connection()
+    conn = await section_connection(section, customer_id, event)
     # A hard reload asks for no cached copy: the section is read and rendered again (and kept).
     reload = cache.afresh() if "no-cache" in request.headers.get("Cache-Control", "") else nullcontext()
     try:
@@ -155,6 +155,27 @@ async def render_section(
         html = await render_template("partials/section_error.html", section=section, customer_id=customer_id)
         return html, 500
     return html, 200
+
+
+async def section_connection(section: Section, customer_id: int, event: str | None) -> AsyncConnection:
+    """Where a section reads: the read replica (DATABASE_READ_URL) for the heavy ones once it has caught up
+    with the customer's latest `event`, read on the primary; else the primary. The replica's check and the
+    section's figures are read in one snapshot, so what the cache keeps under that event (app.cache) is
+    exactly what the primary would have given."""
+    primary = await connection()
+    if not section.replica:
+        return primary
+    replica = await replica_connection()
+    if replica is None:
+        return primary
+    try:
+        caught_up = await cache.latest_event(replica, customer_id) == event
+    except Exception as exc:  # a replica that fails mid-way: the primary answers
+        log.warning("read replica failed, reading from the primary: %s", type(exc).__name__)
+        return primary
+    if not caught_up:
+        await replica.rollback()  # its next check reads a fresh snapshot
+    return replica if caught_up else primary
 
 
 def section_variant(section: Section, args: Mapping[str, str]) -> str:

@@ -13,6 +13,7 @@ from app.activity import load_stream
 from app.db import connection, release_connection
 from app.live.hub import POLICY_VIOLATION, Hub, Subscription
 from app.live.render import Viewer
+from app.metrics import EVENTS_DELIVERED, EVENTS_REPLAYED, WEBSOCKETS_OPEN
 from app.users import active_staff
 from app.web import auditing
 from app.web.access import READERS, WATCHERS, allow
@@ -72,6 +73,8 @@ async def serve(customer_id: int | None) -> None:
         customer_id, viewer, user_id=g.user.id, session_version=g.user.session_version
     )
     receiver = asyncio.create_task(drain_incoming(subscription))
+    open_sockets = WEBSOCKETS_OPEN.labels("stream" if customer_id is None else "customer")
+    open_sockets.inc()
     try:
         skip_up_to = 0
         if after is not None:
@@ -83,11 +86,14 @@ async def serve(customer_id: int | None) -> None:
             else:
                 for _, message in replayed:
                     await websocket.send(message)
+                EVENTS_REPLAYED.inc(len(replayed))
             skip_up_to = after
         await send_live(subscription, skip_up_to)
     finally:
+        open_sockets.dec()
         receiver.cancel()
         hub().unsubscribe(subscription)
+        subscription.discard_pending()
     if subscription.close_code is not None:
         await websocket.close(subscription.close_code)
 
@@ -97,10 +103,15 @@ async def send_live(subscription: Subscription, skip_up_to: int) -> None:
     while True:
         await subscription.wake.wait()
         subscription.wake.clear()
-        while subscription.pending and subscription.close_code is None:
-            event_id, message = subscription.pending.popleft()
-            if event_id > skip_up_to:
-                await websocket.send(message)
+        sent = 0
+        try:
+            while subscription.pending and subscription.close_code is None:
+                event_id, message = subscription.pending.popleft()
+                if event_id > skip_up_to:
+                    await websocket.send(message)
+                    sent += 1
+        finally:
+            EVENTS_DELIVERED.inc(sent)
         if subscription.close_code is not None:
             return
 

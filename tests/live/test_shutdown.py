@@ -50,3 +50,39 @@ async def test_sigterm_closes_open_sockets_with_1012_then_exits_cleanly(serving)
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         assert socket.close_code == 1012
     assert await asyncio.to_thread(server.wait, 15) == 0
+
+
+async def test_sigterm_stops_accepting_and_finishes_the_request_in_flight(serving):
+    server, base = serving
+    port = int(base.rsplit(":", 1)[1])
+    for _ in range(300):  # until it serves
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+    body = b"email=ops%40shop.example&password=wrong&csrf_token=none"
+    writer.write(
+        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body[:10]
+    )
+    await writer.drain()
+    await asyncio.sleep(0.3)  # the request is being read: in flight
+    server.send_signal(signal.SIGTERM)
+    for _ in range(100):  # the listening socket closes: new connections are refused
+        try:
+            _, probe = await asyncio.open_connection("127.0.0.1", port)
+            probe.close()
+            await asyncio.sleep(0.05)
+        except ConnectionRefusedError:
+            break
+    else:
+        raise AssertionError("still accepting connections after SIGTERM")
+    writer.write(body[10:])
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 15)
+    status = answer.split(b"\r\n", 1)[0]
+    assert status.startswith(b"HTTP/1.1 ") and status.split()[1] in (b"302", b"400", b"403"), answer[:200]
+    writer.close()
+    assert await asyncio.to_thread(server.wait, 15) == 0

@@ -1,6 +1,8 @@
 """Scale-out for real: `customer360 serve --workers 2` behind one Redis. Events written through one worker
 process reach the sockets held by the other, every one once and in order; SIGTERM closes every socket of both
-workers with 1012 and the service exits cleanly.
+workers with 1012 and the service exits cleanly. Under load, the metrics any worker answers add up over both
+(every event published is delivered to every open page), and every line the service logs is JSON carrying
+the id of the request it belongs to.
 
 Which worker holds a connection is read from the kernel (/proc), not asked of the application.
 """
@@ -8,15 +10,19 @@ Which worker holds a connection is read from the kernel (/proc), not asked of th
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live.http import sign_in
 from tests.test_cli import customer360, free_port
@@ -61,7 +67,8 @@ def holder(server_port: int, client_port: int, pids: list[int]) -> int:
 
 @pytest.fixture
 def service(tmp_path, redis_url):
-    """Two workers on a seeded database, one Redis; yields (process, port)."""
+    """Two workers on a seeded database, one Redis; yields (process, port, API token). What the service
+    logs (stderr) is in tmp_path/service.log."""
     port = free_port()
     env = {
         "VAR_DIR": str(tmp_path),
@@ -75,12 +82,13 @@ def service(tmp_path, redis_url):
     assert seeded.returncode == 0, seeded.stderr
     made = customer360("token", "create", "advisor@example.com", "--name", "workshop", env=env)
     assert made.returncode == 0, made.stderr
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--workers", "2"],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    with open(tmp_path / "service.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--workers", "2"],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         yield server, port, made.stdout.strip()
     finally:
@@ -142,3 +150,108 @@ async def test_events_written_through_one_worker_reach_sockets_held_by_the_other
             message = await asyncio.wait_for(socket.receive(), 15)
             assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1012)
     assert await asyncio.to_thread(server.wait, 30) == 0
+
+
+def scrape(base: str) -> dict[tuple[str, frozenset], float]:
+    """/metrics as the monitoring system reads it (from loopback, allowed by default), from either worker."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_two_workers_under_load_report_metrics_that_add_up_and_log_json_lines_with_request_ids(
+    service, tmp_path
+):
+    server, port, api_token = service
+    base = f"http://127.0.0.1:{port}"
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        await sign_in(session, base, "operations@example.com", PASSWORD)
+        workers = worker_pids(server.pid)
+        sockets: dict[str, list] = {"customer": [], "stream": []}
+        held: set[int] = set()
+        while len(held) < 2 or len(sockets["customer"]) < 6 or len(sockets["stream"]) < 4:
+            assert len(sockets["customer"]) < 40, "every socket went to one worker"
+            for kind, path in (("customer", f"/ws/customers/{CUSTOMER}"), ("stream", "/ws/activity")):
+                socket = await session.ws_connect(f"{base}{path}", headers={"Origin": base})
+                held.add(holder(port, socket.get_extra_info("sockname")[1], workers))
+                sockets[kind].append(socket)
+        every_socket = sockets["customer"] + sockets["stream"]
+        await asyncio.sleep(0.3)
+        before = await asyncio.to_thread(scrape, base)
+
+        # Load: notes written by four writers at once, each on fresh connections (spread over both
+        # workers), while two readers fetch sections.
+        async def write(writer: int) -> list[tuple[int, str]]:
+            written = []
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as api:
+                for number in range(NOTES // 4):
+                    request_id = f"load-{writer}-{number}"
+                    async with api.post(
+                        f"{base}/api/customer360/{CUSTOMER}/activity",
+                        json={"kind": "note", "summary": f"Load note {writer}/{number}"},
+                        headers={"Authorization": f"Bearer {api_token}", "X-Request-ID": request_id},
+                    ) as response:
+                        assert response.status == 201, await response.text()
+                        assert response.headers["X-Request-ID"] == request_id
+                        written.append(((await response.json())["id"], request_id))
+            return written
+
+        async def read(sections: list[str]) -> int:
+            for name in sections:
+                async with session.get(f"{base}/customers/{CUSTOMER}/sections/{name}") as response:
+                    assert response.status == 200
+            return len(sections)
+
+        reads = ["activity", "invoices", "analytics", "profile"] * 10
+        results = await asyncio.gather(*(write(writer) for writer in range(4)), read(reads), read(reads))
+        written = sorted(event for batch in results[:4] for event in batch)
+        for socket in every_socket:
+            assert sorted(await collect(socket, NOTES)) == [event_id for event_id, _ in written]
+
+        after = await asyncio.to_thread(scrape, base)
+        again = await asyncio.to_thread(scrape, base)  # maybe the other worker: the same sums
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, frozenset(labels.items()))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    published = grew("c360_events_published_total")
+    assert published == NOTES
+    assert grew("c360_events_delivered_total") == published * len(every_socket)
+    assert grew("c360_events_dropped_total", reason="fell behind") == 0
+    assert after[("c360_websockets_open", frozenset({"kind": "customer"}.items()))] == len(
+        sockets["customer"]
+    )
+    assert after[("c360_websockets_open", frozenset({"kind": "stream"}.items()))] == len(sockets["stream"])
+    assert grew("c360_hub_lag_seconds_count") == 2 * NOTES  # each worker fanned out every event
+    section = {"method": "GET", "route": "/customers/<int:customer_id>/sections/<name>"}
+    assert grew("c360_http_request_duration_seconds_count", **section, section="analytics") == 20
+    api = {"method": "POST", "route": "/api/customer360/<int:customer_id>/activity", "section": ""}
+    assert grew("c360_http_request_duration_seconds_count", **api) == NOTES
+    counters = [key for key in after if key[0].endswith("_total") or key[0].endswith("_count")]
+    assert all(again.get(key, 0.0) >= after[key] for key in counters)
+
+    server.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(server.wait, 30) == 0
+
+    lines = (tmp_path / "service.log").read_text().splitlines()
+    entries = [json.loads(line) for line in lines if line.strip()]  # every line is one JSON object
+    access = [entry for entry in entries if entry["logger"] == "hypercorn.access"]
+    assert access and all(entry.get("request_id") for entry in access)
+    posted = {entry["request_id"] for entry in access if entry["method"] == "POST"}
+    assert {request_id for _, request_id in written} <= posted
+    assert {entry["pid"] for entry in access} == set(workers)
+    # No personal data: the sign-in form's email, the notes' text, a search's terms stay out.
+    assert not any("@example.com" in line or "Load note" in line for line in lines)
+
+    database = tmp_path / "workers.db"
+    with sqlite3.connect(database) as db:
+        recorded = dict(
+            db.execute("SELECT id, request_id FROM customer_activities WHERE summary LIKE 'Load note %'")
+        )
+    assert recorded == dict(written)  # each event carries the id of the request that recorded it

@@ -22,6 +22,8 @@ from tests.factories import add_customer
 
 ROLES = ("advisor", "operations", "admin")
 PUBLIC = "public"
+# No session, and no role opens it: the monitoring system's own token or address (tests/web/test_metrics.py).
+MONITORING = "monitoring"
 READ = {"advisor", "operations", "admin"}  # customers and every section
 WRITE = {"advisor", "admin"}  # notes, payments, profile, work orders, consents, documents, emails
 WATCH = {"operations", "admin"}  # the shop-wide operations stream
@@ -31,6 +33,7 @@ MATRIX: dict[tuple[str, str], str | set[str]] = {
     ("GET", "static"): PUBLIC,
     ("GET", "health.healthz"): PUBLIC,
     ("GET", "health.readyz"): PUBLIC,
+    ("GET", "health.metrics"): MONITORING,
     ("GET", "auth.login"): PUBLIC,
     ("POST", "auth.login_submit"): PUBLIC,
     ("POST", "auth.logout"): READ,
@@ -135,6 +138,8 @@ async def test_anonymous_clients_reach_the_public_routes_only(app, customer):
         status = await answer(client, method, url_for_rule(rule, customer), token)
         if MATRIX[(method, endpoint)] == PUBLIC:
             assert status not in (401, 403), (method, rule, status)
+        elif MATRIX[(method, endpoint)] == MONITORING:
+            assert status == 403, (method, rule, status)
         else:
             # A page asked for by a browser goes to the sign-in form; anything else is told to sign in.
             assert status in (302, 401), (method, rule, status)
@@ -150,7 +155,7 @@ async def test_each_role_gets_exactly_what_the_matrix_gives_it(app, staff, custo
     for method, endpoint, rule in ordered:
         allowed = MATRIX[(method, endpoint)]
         status = await answer(client, method, url_for_rule(rule, customer), token)
-        if allowed == PUBLIC or role in allowed:
+        if allowed == PUBLIC or (allowed != MONITORING and role in allowed):
             assert status not in (401, 403), (role, method, rule, status)
         else:
             assert status == 403, (role, method, rule, status)
