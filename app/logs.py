@@ -113,5 +113,6 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # a library's warning is a JSON line too, not raw text between them
     # Alembic tells of each plugin it loads, in every worker, when readiness first looks at the migrations.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.browser.proxy import Relay
-from tests.browser.test_outages import RedisServer
-from tests.conftest import IN_CI, scratch_mysql_database
+from tests.conftest import scratch_mysql_database
+from tests.redis_server import private_redis
 from tests.test_cli import free_port
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis]
@@ -57,17 +57,8 @@ async def database_url():
 
 @pytest.fixture
 def redis_server():
-    try:
-        redis = RedisServer()
-        redis.start()
-    except (OSError, RuntimeError) as exc:
-        if IN_CI:
-            pytest.fail(f"redis-server could not start: {exc}", pytrace=False)
-        pytest.skip(f"redis-server could not start: {exc}")
-    try:
+    with private_redis() as redis:
         yield redis
-    finally:
-        redis.stop()
 
 
 async def test_readyz_names_the_database_or_redis_while_unreachable_and_recovers(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,8 @@ from tests.test_cli import customer360, free_port
 
 @pytest.fixture
 def serving(tmp_path):
-    """`customer360 serve` with one operations user; yields (process, base URL)."""
+    """`customer360 serve` with one operations user; yields (process, base URL). Its log is in
+    tmp_path/serve.log."""
     port = free_port()
     env = {"VAR_DIR": str(tmp_path), "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}
     assert customer360("migrate", env=env).returncode == 0
@@ -25,12 +27,13 @@ def serving(tmp_path):
         "createuser", "ops@shop.example", "--role", "operations", env=env, stdin="a long passphrase\n"
     )
     assert created.returncode == 0
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    with open(tmp_path / "serve.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         yield server, f"http://127.0.0.1:{port}"
     finally:
@@ -86,3 +89,21 @@ async def test_sigterm_stops_accepting_and_finishes_the_request_in_flight(servin
     assert status.startswith(b"HTTP/1.1 ") and status.split()[1] in (b"302", b"400", b"403"), answer[:200]
     writer.close()
     assert await asyncio.to_thread(server.wait, 15) == 0
+
+
+async def test_a_worker_whose_sockets_have_closed_stops_without_cutting_anything_off(serving, tmp_path):
+    """A closed WebSocket's connection ends at once, not a ping interval later: the shutdown has nothing left
+    to cut off when its grace period ends (which it would log, one error per connection)."""
+    server, base = serving
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        await sign_in(session, base, "ops@shop.example", "a long passphrase")
+        for _ in range(3):
+            socket = await session.ws_connect(f"{base}/ws/activity", headers={"Origin": base})
+            await socket.close()
+        still_open = await session.ws_connect(f"{base}/ws/activity", headers={"Origin": base})
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(still_open.receive(), 10)
+        assert still_open.close_code == 1012
+    assert await asyncio.to_thread(server.wait, 30) == 0
+    entries = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines() if line.strip()]
+    assert [entry for entry in entries if entry["level"] in ("error", "critical")] == []
