@@ -269,7 +269,6 @@ def deployed(
         yield Deployment(hosts, proxy, token, database)
     finally:
         proxy.stop()
-        # A host that has served WebSockets takes its whole graceful timeout to stop: stop both at once.
         at_once(Server.stop, hosts)
         for host in hosts:
             host.log.close()
