@@ -15,10 +15,8 @@ import logging
 import os
 import shutil
 import signal
-import threading
 from multiprocessing import get_context
 from multiprocessing.connection import wait
-from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from hypercorn.config import Config, Sockets
@@ -87,27 +85,37 @@ def serve(settings: Settings, workers: int) -> int:
     logs.configure(settings.log_level)
     config = hypercorn_config(settings)
     if workers == 1:
-        run_worker(settings, config, None, None)
+        run_worker(settings, config, None)
         return 0
     metrics_dir_is_ours = MULTIPROCESS_DIR not in os.environ
     metrics_dir = prepare_metrics_dir(settings)
     # The parent binds once and hands the listening sockets to every worker (the kernel spreads accepts).
     sockets = config.create_sockets()
     context = get_context("spawn")
-    stop = context.Event()
-    # Workers inherit "ignore SIGINT" so a Ctrl-C reaching the whole process group goes through `stop`.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     processes = [
-        context.Process(target=run_worker, args=(settings, config, sockets, stop), name=f"worker-{number}")
+        context.Process(target=run_worker, args=(settings, config, sockets), name=f"worker-{number}")
         for number in range(workers)
     ]
+
+    signalled: set[int] = set()
+
+    def stop_workers(*_) -> None:
+        # Each worker stops gracefully on SIGTERM (run_worker); once, for a second one could reach it after
+        # its event loop has closed. A signal, not an event shared with the workers: a worker that exits
+        # while holding such an event's lock (a process manager signals every process of the service at
+        # once) would leave the parent blocked on it for ever, with its listening socket open.
+        for process in processes:
+            if process.pid is not None and process.pid not in signalled:
+                signalled.add(process.pid)
+                process.terminate()
+
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, stop_workers)
     for process in processes:
         process.start()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signal_number, lambda *_: stop.set())
     # A worker that dies takes the others down with it: the process manager restarts the whole service.
     wait([process.sentinel for process in processes])
-    stop.set()
+    stop_workers()
     for process in processes:
         process.join()
         multiprocess.mark_process_dead(process.pid, str(metrics_dir))
@@ -115,7 +123,13 @@ def serve(settings: Settings, workers: int) -> int:
         sock.close()
     if metrics_dir_is_ours:
         shutil.rmtree(metrics_dir, ignore_errors=True)  # this run's figures, gone with it
-    return next((process.exitcode for process in processes if process.exitcode), 0)
+    # A worker that our SIGTERM reached before it could handle it (still starting) has stopped as asked.
+    failed = [
+        process.exitcode
+        for process in processes
+        if process.exitcode and not (process.exitcode == -signal.SIGTERM and process.pid in signalled)
+    ]
+    return failed[0] if failed else 0
 
 
 def prepare_metrics_dir(settings: Settings) -> Path:
@@ -142,7 +156,7 @@ def stop_pinging() -> None:
             task.cancel()
 
 
-def run_worker(settings: Settings, config: Config, sockets: Sockets | None, stop: Event | None) -> None:
+def run_worker(settings: Settings, config: Config, sockets: Sockets | None) -> None:
     import uvloop
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.utils import wrap_app
@@ -159,14 +173,6 @@ def run_worker(settings: Settings, config: Config, sockets: Sockets | None, stop
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, stopping.set)
 
-        if stop is not None:  # a worker stops on its own signal or on the parent's word
-
-            def relay() -> None:
-                stop.wait()
-                loop.call_soon_threadsafe(stopping.set)
-
-            threading.Thread(target=relay, name="shutdown relay", daemon=True).start()
-
         async def shutdown_trigger() -> None:
             await stopping.wait()
             app.extensions["hub"].close_sockets(SERVICE_RESTART)
@@ -180,3 +186,6 @@ def run_worker(settings: Settings, config: Config, sockets: Sockets | None, stop
         )
 
     uvloop.run(main())
+    # Stopped: a late SIGTERM (from the parent, or from a process manager signalling every process) must not
+    # kill the process on its way out, which would turn a clean exit into a failure.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
