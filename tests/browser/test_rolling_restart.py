@@ -105,9 +105,9 @@ def test_a_rolling_restart_behind_nginx_loses_and_repeats_no_event(open_page, de
     stream.wait_for(10)
     host_a, host_b = deployment.hosts
     away = [restart(host_a)]
-    # While it was away, host A refused connections: nginx may hold it for unavailable for fail_timeout more.
-    # Until then host B must not go too, or nginx has nowhere to send anything (502).
-    time.sleep(int(recipe_value(r"fail_timeout=(\d+)s")))
+    # While it was away, host A refused connections: nginx may hold it for unavailable for fail_timeout more,
+    # counted in whole seconds. Until then host B must not go too, or nginx has nowhere to send a thing (502).
+    time.sleep(int(recipe_value(r"fail_timeout=(\d+)s")) + 1)
     away.append(restart(host_b))
     print(f"hosts away during their restarts: {away[0]:.1f} s, {away[1]:.1f} s")
     still_writing = stream.is_alive()

@@ -76,15 +76,20 @@ async def test_a_write_and_its_entry_hold_one_connection_of_the_pool(app, staff,
     await sign_in(client, staff["advisor"])
     pool = app.extensions["db_engine"].sync_engine.pool
     held: Counter = Counter()  # connections each task holds (the hub's follower has its own)
+    # Who took each connection: SQLAlchemy returns one closed by `async with` from a task of its own (a
+    # shielded close), so the task that gives a connection back is not always the one that took it.
+    holders: dict[int, asyncio.Task | None] = {}
     most = 0
 
-    def checked_out(*_):
+    def checked_out(_dbapi_connection, record, _proxy):
         nonlocal most
-        held[asyncio.current_task()] += 1
-        most = max(most, held[asyncio.current_task()])
+        task = holders[id(record)] = asyncio.current_task()
+        held[task] += 1
+        most = max(most, held[task])
 
-    def checked_in(*_):
-        held[asyncio.current_task()] -= 1
+    def checked_in(_dbapi_connection, record):
+        if id(record) in holders:  # not one taken before the count began
+            held[holders.pop(id(record))] -= 1
 
     event.listen(pool, "checkout", checked_out)
     event.listen(pool, "checkin", checked_in)
