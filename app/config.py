@@ -10,7 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,13 +51,6 @@ class Settings:
     metrics_token: str | None = None
     metrics_networks: tuple[IPv4Network | IPv6Network, ...] = LOOPBACK
     log_level: str = "INFO"
-
-    def allows_metrics_from(self, address: str) -> bool:
-        try:
-            found = ip_address(address)
-        except ValueError:
-            return False
-        return any(found in network for network in self.metrics_networks)
 
     @property
     def is_production(self) -> bool:

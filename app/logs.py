@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-REQUEST_ID_HEADER = "X-Request-ID"
 # What a caller's id may look like: a proxy's hex id, a UUID, a trace id. Anything else is replaced.
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

@@ -34,15 +34,6 @@ class LogEntry:
     request_id: str | None = None
 
 
-# What a LogEntry is read from.
-ENTRY_COLUMNS = (
-    customer_activities.c.id,
-    customer_activities.c.customer_id,
-    customer_activities.c.kind,
-    customer_activities.c.request_id,
-)
-
-
 class LogFollower:
     def __init__(
         self,
@@ -96,9 +87,9 @@ class LogFollower:
         found: list[LogEntry] = []
         watched = sorted(self._gaps.keys() | self._late.keys())
         if watched:
-            found += await _entries(conn, customer_activities.c.id.in_(watched))
+            found += await read_entries(conn, customer_activities.c.id.in_(watched))
         while True:
-            batch = await _entries(conn, customer_activities.c.id > self._read, limit=BATCH)
+            batch = await read_entries(conn, customer_activities.c.id > self._read, limit=BATCH)
             found += batch
             if batch:
                 self._note_read(batch, now)
@@ -144,8 +135,10 @@ class LogFollower:
         return released
 
 
-async def _entries(conn: AsyncConnection, condition, limit: int | None = None) -> list[LogEntry]:
-    statement = select(*ENTRY_COLUMNS).where(condition).order_by(customer_activities.c.id)
+async def read_entries(conn: AsyncConnection, condition, limit: int | None = None) -> list[LogEntry]:
+    """The log's entries that meet `condition`, in id order."""
+    log = customer_activities.c
+    statement = select(log.id, log.customer_id, log.kind, log.request_id).where(condition).order_by(log.id)
     if limit is not None:
         statement = statement.limit(limit)
     return [LogEntry(*row) for row in await conn.execute(statement)]

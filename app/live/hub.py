@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from quart import Quart
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import logs
 from app.live.broker import Broker, BrokerUnavailable
 from app.live.events import ACTIVITY_CHANNEL, USERS_CHANNEL
-from app.live.follower import ENTRY_COLUMNS, LogEntry, LogFollower
+from app.live.follower import LogEntry, LogFollower, read_entries
 from app.live.render import Viewer, render_customer_event, render_stream_event
 from app.metrics import BROKER_RECONNECTS, EVENTS_DROPPED, HUB_LAG
 from app.sessions import SESSION_CHECK, UserCache
@@ -305,16 +305,12 @@ class Hub:
         render = render or (
             render_customer_event if subscription.customer_id is not None else render_stream_event
         )
-        statement = (
-            select(*ENTRY_COLUMNS)
-            .where(customer_activities.c.id > after, customer_activities.c.id <= subscription.start_watermark)
-            .order_by(customer_activities.c.id)
-            .limit(REPLAY_LIMIT + 1)
-        )
+        log_ids = customer_activities.c.id
+        missed = and_(log_ids > after, log_ids <= subscription.start_watermark)
         if subscription.customer_id is not None:
-            statement = statement.where(customer_activities.c.customer_id == subscription.customer_id)
+            missed = and_(missed, customer_activities.c.customer_id == subscription.customer_id)
         async with self.engine.connect() as conn:
-            entries = [LogEntry(*row) for row in await conn.execute(statement)]
+            entries = await read_entries(conn, missed, limit=REPLAY_LIMIT + 1)
             if len(entries) > REPLAY_LIMIT:
                 return None
             messages = []

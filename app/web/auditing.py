@@ -31,11 +31,11 @@ def client_address() -> str | None:
     anyone can send it."""
     peer = current().remote_addr
     trusted = current_app.config["SETTINGS"].trusted_proxies
-    if not peer or not trusted or not _is_trusted(peer, trusted):
+    if not peer or not trusted or not in_networks(peer, trusted):
         return peer
     forwarded = [part.strip() for part in current().headers.get("X-Forwarded-For", "").split(",")]
     for hop in reversed([part for part in forwarded if part]):
-        if not _is_trusted(hop, trusted):
+        if not in_networks(hop, trusted):
             return hop if _address(hop) is not None else peer
     return peer
 
@@ -47,14 +47,10 @@ def _address(text: str):
         return None
 
 
-def _is_trusted(text: str, trusted) -> bool:
+def in_networks(text: str, networks) -> bool:
+    """Whether `text` is an IP address in one of `networks` (a proxy we trust, a monitoring host)."""
     address = _address(text)
-    return address is not None and any(address in network for network in trusted)
-
-
-def request_id() -> str | None:
-    """This request's id (app.logs gives one to every request and WebSocket, and answers it)."""
-    return logs.request_id()
+    return address is not None and any(address in network for network in networks)
 
 
 def note(action: str | None = None, **details: Any) -> None:
@@ -87,7 +83,7 @@ async def write(action: str, *, status: int | None, actor_email: str | None = No
             target_type="customer" if customer_id is not None else None,
             target_id=customer_id,
             ip_address=client_address(),
-            request_id=request_id(),
+            request_id=logs.request_id(),
             details=details,
         )
 

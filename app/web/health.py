@@ -12,7 +12,7 @@ from sqlalchemy import text
 from app.metrics import scrape
 from app.migrations import current_revision, head_revision
 from app.web.access import bearer_token, public
-from app.web.auditing import client_address
+from app.web.auditing import client_address, in_networks
 
 blueprint = Blueprint("health", __name__)
 
@@ -86,4 +86,4 @@ def may_scrape() -> bool:
             token.encode(), settings.metrics_token.encode()
         )
     address = client_address()
-    return address is not None and settings.allows_metrics_from(address)
+    return address is not None and in_networks(address, settings.metrics_networks)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,10 +17,10 @@ import urllib.request
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.browser.conftest import Server
 from tests.browser.proxy import Relay
 from tests.conftest import scratch_mysql_database
 from tests.redis_server import private_redis
-from tests.test_cli import free_port
 
 pytestmark = [pytest.mark.mysql, pytest.mark.redis]
 
@@ -66,20 +63,13 @@ async def test_readyz_names_the_database_or_redis_while_unreachable_and_recovers
 ):
     url = make_url(database_url)
     relay = Relay(url.port or 3306)
-    port = free_port()
-    env = {
-        **os.environ,
-        "VAR_DIR": str(tmp_path),
-        "PORT": str(port),
-        "DATABASE_URL": url.set(drivername="mysql", host="127.0.0.1", port=relay.port).render_as_string(
-            hide_password=False
-        ),
-        "REDIS_URL": redis_server.url,
-    }
-    server = serve(env)
-    base = f"http://127.0.0.1:{port}"
+    relayed = url.set(drivername="mysql", host="127.0.0.1", port=relay.port)
+    server = Server(
+        tmp_path, DATABASE_URL=relayed.render_as_string(hide_password=False), REDIS_URL=redis_server.url
+    )
+    base = server.base
     try:
-        await asyncio.to_thread(wait_until_serving, base)
+        await asyncio.to_thread(server.start)
         assert (await asyncio.to_thread(wait_until, base, 200))["status"] == "ready"
 
         relay.cut()
@@ -96,31 +86,11 @@ async def test_readyz_names_the_database_or_redis_while_unreachable_and_recovers
         redis_server.start()
         await asyncio.to_thread(wait_until, base, 200)
     finally:
-        server.terminate()
-        server.wait(20)
+        await asyncio.to_thread(server.stop)
+        server.log.close()
         relay.close()
-
-
-def serve(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def healthz(base: str) -> int:
     with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
         return response.status
-
-
-def wait_until_serving(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            healthz(base)
-            return
-        except OSError:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
