@@ -1,7 +1,9 @@
 """Events: an entry of the activity log announced on the broker once its transaction has committed.
 
-The message is only a doorbell ({"customer_id", "id", "at"}: the customer, the event's id, when it was
-announced); listeners read the entry itself from the log, so a lost message costs latency, never data.
+The message is a doorbell ({"customer_id", "id", "at", "request"}: the customer, the event's id, when it was
+announced, the request that recorded it). A listener that has released every event before that id knows the
+next one is committed and needs no read of the log to release it; any other listener reads the log. So a lost
+message costs latency, never data, and the log stays the truth.
 
 Channel names carry a hash tag (the part in braces), so that on Redis Cluster's sharded pub/sub (SPUBLISH,
 SSUBSCRIBE) a customer's channel lives on the shard of that customer's cache entries (app.cache.key) and each
@@ -19,6 +21,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import logs
 from app.live.broker import Broker, BrokerUnavailable
 from app.metrics import EVENTS_PUBLISHED
 
@@ -35,9 +38,11 @@ def customer_channel(customer_id: int) -> str:
 
 async def announce(broker: Broker, events: Iterable[tuple[int, int]]) -> None:
     """Publish (customer_id, event_id) pairs; a broker outage is logged, not raised (the log has them)."""
+    request = logs.request_id()
     for customer_id, event_id in events:
         message = json.dumps(
-            {"customer_id": customer_id, "id": event_id, "at": round(time.time(), 6)}, separators=(",", ":")
+            {"customer_id": customer_id, "id": event_id, "at": round(time.time(), 6), "request": request},
+            separators=(",", ":"),
         )
         try:
             await broker.publish(customer_channel(customer_id), message)

@@ -1,7 +1,9 @@
 """The per-process hub: one broker subscription, one log follower, and fan-out to this process's sockets.
 
-The broker only rings the doorbell; the follower reads what is new in the event log, in id order. Each
-event is rendered once per kind of viewer that has a page open, then queued to every socket concerned.
+The broker rings the doorbell; the follower releases the events in id order, reading the log only when the
+doorbell alone cannot tell (app.live.follower). The hub reads on a connection of its own, in autocommit: each
+statement sees what has committed, with no transaction to end and no pool checkout per event. Each event is
+rendered once per kind of viewer that has a page open, then queued to every socket concerned.
 A socket whose queue is full has fallen behind: it is told to close with 1013 and resyncs on reconnect.
 When the broker is unreachable the hub polls the log instead, so live updates keep flowing.
 
@@ -19,9 +21,11 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from quart import Quart
 from sqlalchemy import and_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import logs
@@ -52,6 +56,7 @@ POLICY_VIOLATION = 1008  # the session ended (signed out, disabled, role changed
 # account changes (in this process, or in another one while the broker is up).
 
 Renderer = Callable[[Quart, AsyncConnection, LogEntry, Viewer], Awaitable[str]]
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -105,8 +110,12 @@ class Hub:
         self.broker_up = False
         self._subscriptions: dict[int | None, set[Subscription]] = defaultdict(set)
         self._doorbell = asyncio.Event()
+        # The events the broker announced since the follower last looked, in the order they came.
+        self._announcements: deque[LogEntry] = deque()
         # When each event the broker rang for was announced (its commit, near enough): the hub's lag.
         self._announced: dict[int, float] = {}
+        # The follower's own connection (autocommit), opened on first use and again after a failure.
+        self._log_connection: AsyncConnection | None = None
         self._session_bell = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -138,6 +147,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self._drop_log_connection()
 
     def subscribe(
         self, customer_id: int | None, viewer: Viewer, *, user_id: int | None = None, session_version: int = 0
@@ -206,10 +216,6 @@ class Hub:
     def socket_count(self) -> int:
         return sum(len(subscriptions) for subscriptions in self._subscriptions.values())
 
-    def ring(self) -> None:
-        """Read the log now (a write in this process has just committed)."""
-        self._doorbell.set()
-
     async def _listen(self) -> None:
         delay = 0.5
         lost = False  # the subscription was up once and went down: its return is a reconnect
@@ -226,7 +232,6 @@ class Hub:
                             self._forget_user(int(message))
                     else:
                         self._note_announcement(message)
-                        self._doorbell.set()
             except BrokerUnavailable as exc:
                 if self.broker_up:
                     log.warning("live: broker unreachable (%s); polling the event log meanwhile", exc)
@@ -239,19 +244,24 @@ class Hub:
             delay = min(delay * 2, 5.0)
 
     def _note_announcement(self, message: str) -> None:
+        self._doorbell.set()
         try:
             announced = json.loads(message)
-            event_id, at = int(announced["id"]), float(announced["at"])
+            entry = LogEntry(int(announced["id"]), int(announced["customer_id"]), announced.get("request"))
+            at = float(announced["at"])
         except (ValueError, KeyError, TypeError):
-            return  # from a version that sent no instant, or not ours: a doorbell all the same
-        if event_id <= self.watermark:
+            return  # not ours, or from a version that sent less: a doorbell all the same (the log is read)
+        if len(self._announcements) >= ANNOUNCED_LIMIT:
+            self._announcements.clear()  # the follower is stuck: the log has them all
+        self._announcements.append(entry)
+        if entry.id <= self.watermark:
             # Fanned out already, with an event committed just before it whose doorbell rang first: it
             # reached the pages before its own announcement did.
             HUB_LAG.observe(0.0)
             return
         if len(self._announced) >= ANNOUNCED_LIMIT:
             self._announced.clear()  # events given up on, never fanned out: forget them
-        self._announced[event_id] = at
+        self._announced[entry.id] = at
 
     async def _follow(self) -> None:
         while True:
@@ -260,40 +270,79 @@ class Hub:
                 await asyncio.wait_for(self._doorbell.wait(), timeout)
             self._doorbell.clear()
             try:
-                await self._read_and_dispatch()
+                await self._release_and_dispatch()
             except Exception:
                 log.exception("live: reading the event log failed; retrying")
+                await self._drop_log_connection()
                 await asyncio.sleep(1.0)
 
-    async def _read_and_dispatch(self) -> None:
+    async def _release_and_dispatch(self) -> None:
+        """Release what the announcements allow without reading the log; read it when they do not (a gap,
+        a message that was not an announcement, the safety poll's timeout), then fan out."""
         assert self.follower is not None
-        async with self.engine.connect() as conn:
-            entries = await self.follower.poll(conn)
-            await conn.rollback()  # a fresh snapshot for every read on MySQL's REPEATABLE READ
-            if entries:
-                await self.dispatch(conn, entries)
+        entries: list[LogEntry] = []
+        read = not self._announcements
+        while self._announcements and not read:
+            released = self.follower.announced(self._announcements.popleft())
+            if released is None:
+                read = True
+            else:
+                entries += released
+        if read:
+            self._announcements.clear()  # committed before they were announced: the read finds them
+            entries += await self._with_log_connection(self.follower.poll)
+        if entries:
+            await self.dispatch(entries)
 
-    async def dispatch(self, conn: AsyncConnection, entries: list[LogEntry]) -> None:
+    async def _with_log_connection(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`read` on the follower's connection; once more on a new one if the database dropped it (a restart,
+        a failover), as the pool's pre-ping would have done."""
+        for attempt in (1, 2):
+            if self._log_connection is None:
+                conn = await self.engine.connect()
+                self._log_connection = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                return await read(self._log_connection)
+            except DBAPIError as exc:
+                await self._drop_log_connection()
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _drop_log_connection(self) -> None:
+        conn, self._log_connection = self._log_connection, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def dispatch(self, entries: list[LogEntry]) -> None:
         for entry in entries:
             with logs.handling(entry.request_id):
-                await self._fan_out(
-                    conn, entry, self._subscriptions.get(entry.customer_id, ()), render_customer_event
-                )
-                await self._fan_out(conn, entry, self._subscriptions.get(None, ()), render_stream_event)
+                await self._fan_out(entry, self._subscriptions.get(entry.customer_id), render_customer_event)
+                await self._fan_out(entry, self._subscriptions.get(None), render_stream_event)
             announced = self._announced.pop(entry.id, None)
             if announced is not None:
                 HUB_LAG.observe(max(time.time() - announced, 0.0))
 
-    async def _fan_out(self, conn, entry: LogEntry, subscriptions, render: Renderer) -> None:
+    async def _fan_out(
+        self, entry: LogEntry, subscriptions: set[Subscription] | None, render: Renderer
+    ) -> None:
+        """Render the entry once per kind of viewer among `subscriptions`, then queue it to each of them (all
+        rendered before any is queued: a render retried on a new connection queues nothing twice)."""
         if not subscriptions:
             return
-        rendered: dict[Viewer, str] = {}
-        for subscription in list(subscriptions):
-            viewer = subscription.viewer
-            if viewer not in rendered:
-                rendered[viewer] = await render(self.app, conn, entry, viewer)
-            if rendered[viewer]:
-                subscription.push(entry.id, rendered[viewer])
+        subscriptions = list(subscriptions)
+        viewers = {subscription.viewer for subscription in subscriptions}
+
+        async def render_all(conn: AsyncConnection) -> dict[Viewer, str]:
+            return {viewer: await render(self.app, conn, entry, viewer) for viewer in viewers}
+
+        rendered = await self._with_log_connection(render_all)
+        for subscription in subscriptions:
+            if message := rendered[subscription.viewer]:
+                subscription.push(entry.id, message)
 
     async def replay(
         self, subscription: Subscription, after: int, render: Renderer | None = None

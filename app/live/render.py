@@ -43,22 +43,23 @@ async def render_customer_event(app: Quart, conn: AsyncConnection, entry: LogEnt
         return ""
     context = {"entry": item, "customer_id": entry.customer_id, "prefix": "activity", "oob": True}
     details = item.details or {}
-    refresh: list[str] = list(REFRESHED_SECTIONS.get(entry.kind, ()))
-    if entry.kind in MONEY_KINDS:
+    kind = item.kind
+    refresh: list[str] = list(REFRESHED_SECTIONS.get(kind, ()))
+    if kind in MONEY_KINDS:
         today = shop_today()
-        if entry.kind == "invoice_issued":  # a new row: its place in the list is the section's to find
+        if kind == "invoice_issued":  # a new row: its place in the list is the section's to find
             refresh.append("invoices")
-        elif invoice_id := (details.get("invoice_id") if entry.kind == "payment" else item.ref_id):
+        elif invoice_id := (details.get("invoice_id") if kind == "payment" else item.ref_id):
             context["invoice"] = await invoices.get_invoice(
                 conn, entry.customer_id, int(invoice_id), today=today
             )
         context["totals"] = await invoices.load_invoice_totals(conn, entry.customer_id, today=today)
         context["analytics"] = await cache.analytics(app.extensions["section_cache"], conn, entry.customer_id)
         refresh.append("revenue-chart")
-    if entry.kind in WORK_ORDER_KINDS:
-        if entry.kind == "work_order_opened":
+    if kind in WORK_ORDER_KINDS:
+        if kind == "work_order_opened":
             refresh.append("work-orders")
-        work_order_id = details.get("work_order_id") if entry.kind == "invoice_issued" else item.ref_id
+        work_order_id = details.get("work_order_id") if kind == "invoice_issued" else item.ref_id
         if work_order_id:
             context["work_order"] = await work_orders.get_work_order(
                 conn, entry.customer_id, int(work_order_id)

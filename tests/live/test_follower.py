@@ -6,7 +6,7 @@ import pytest
 
 from app.activity import record_activity
 from app.db import create_engine
-from app.live.follower import LogFollower
+from app.live.follower import LogEntry, LogFollower
 from tests.conftest import empty_tables
 from tests.factories import add_customer
 
@@ -103,3 +103,69 @@ async def test_a_rolled_back_id_is_given_up_after_the_hold_time(mysql_engine):
     clock.now += follower.hold_seconds + 0.1
     assert await poll(engine, follower) == [kept]
     assert follower.watermark == kept
+
+
+async def test_an_announced_entry_next_in_order_is_released_without_a_read(engine, customer):
+    async with engine.connect() as conn:
+        follower = await LogFollower.from_end(conn)
+    async with engine.begin() as conn:
+        first, second = await add(conn, customer, "first"), await add(conn, customer, "second")
+    # The follower cannot read here (it has no connection): the announcement alone releases the entry.
+    assert follower.announced(LogEntry(first, customer)) == [LogEntry(first, customer)]
+    assert follower.watermark == first
+    assert follower.announced(LogEntry(first, customer)) == []  # announced twice: released once
+    # `second` was never announced: the log has it, and gives it once.
+    assert await poll(engine, follower) == [second]
+    assert follower.announced(LogEntry(second, customer)) == []
+    assert await poll(engine, follower) == []
+
+
+async def test_an_announcement_past_a_missing_id_is_left_to_the_log(engine, customer):
+    async with engine.connect() as conn:
+        follower = await LogFollower.from_end(conn)
+    async with engine.begin() as conn:
+        first, second = await add(conn, customer, "first"), await add(conn, customer, "second")
+    # `first`'s announcement was lost: releasing `second` now would skip it.
+    assert follower.announced(LogEntry(second, customer)) is None
+    assert follower.watermark == first - 1
+    assert await poll(engine, follower) == [first, second]
+
+
+@pytest.mark.mysql
+async def test_an_announcement_is_not_released_before_an_id_the_log_holds_back(mysql_engine):
+    engine = mysql_engine
+    customer = await a_customer(engine)
+    clock = Clock()
+    async with engine.connect() as conn:
+        follower = await LogFollower.from_end(conn, clock=clock)
+    async with engine.connect() as slow:
+        await slow.begin()
+        first = await add(slow, customer, "slow transaction")
+        async with engine.begin() as conn:
+            second = await add(conn, customer, "fast transaction")
+        assert await poll(engine, follower) == []  # `second` read, held back behind `first`
+        await slow.commit()
+    # `first` is the next id, but `second` waits behind it in the follower: the read releases both, in order.
+    assert follower.announced(LogEntry(first, customer)) is None
+    assert await poll(engine, follower) == [first, second]
+
+
+@pytest.mark.mysql
+async def test_an_announced_id_given_up_on_is_released_late_by_the_log(mysql_engine):
+    engine = mysql_engine
+    customer = await a_customer(engine)
+    clock = Clock()
+    async with engine.connect() as conn:
+        follower = await LogFollower.from_end(conn, clock=clock)
+    async with engine.connect() as slow:
+        await slow.begin()
+        first = await add(slow, customer, "a transaction slower than the hold time")
+        async with engine.begin() as conn:
+            second = await add(conn, customer, "fast transaction")
+        assert await poll(engine, follower) == []
+        clock.now += follower.hold_seconds + 0.1
+        assert await poll(engine, follower) == [second]  # `first` given up on, still watched
+        await slow.commit()
+    assert follower.announced(LogEntry(first, customer)) is None
+    assert await poll(engine, follower) == [first]
+    assert await poll(engine, follower) == []
