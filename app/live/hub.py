@@ -273,7 +273,7 @@ class Hub:
                 await self._release_and_dispatch()
             except Exception:
                 log.exception("live: reading the event log failed; retrying")
-                await self._drop_log_connection()
+                await self._drop_log_connection(broken=True)
                 await asyncio.sleep(1.0)
 
     async def _release_and_dispatch(self) -> None:
@@ -298,23 +298,23 @@ class Hub:
         """`read` on the follower's connection; once more on a new one if the database dropped it (a restart,
         a failover), as the pool's pre-ping would have done."""
         for attempt in (1, 2):
-            if self._log_connection is None:
-                conn = await self.engine.connect()
-                self._log_connection = await conn.execution_options(isolation_level="AUTOCOMMIT")
             try:
+                if self._log_connection is None:
+                    self._log_connection = await self.engine.connect()
+                    await self._log_connection.execution_options(isolation_level="AUTOCOMMIT")
                 return await read(self._log_connection)
             except DBAPIError as exc:
-                await self._drop_log_connection()
+                await self._drop_log_connection(broken=True)
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
         raise AssertionError("unreachable")
 
-    async def _drop_log_connection(self) -> None:
+    async def _drop_log_connection(self, *, broken: bool = False) -> None:
         conn, self._log_connection = self._log_connection, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                await conn.invalidate()
-            with contextlib.suppress(Exception):
+                if broken:
+                    await conn.invalidate()
                 await conn.close()
 
     async def dispatch(self, entries: list[LogEntry]) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app.live import hub as hub_module
 from app.tables import audit_log, users
@@ -120,8 +121,8 @@ async def test_a_page_too_far_behind_is_told_to_reload_its_sections(app, staff, 
     monkeypatch.setattr(hub_module, "REPLAY_LIMIT", 2)
     writer = await signed_in_client(app, staff["advisor"])
     first = await add_note(writer, marie, "one")
-    for text in ("two", "three", "four"):
-        await add_note(writer, marie, text)
+    for note in ("two", "three", "four"):
+        await add_note(writer, marie, note)
     await asyncio.sleep(0.6)
     async with writer.websocket(f"/ws/customers/{marie}?after={first}", headers=ORIGIN) as page:
         assert '<meta name="live-resync"' in await receive(page)
@@ -205,6 +206,34 @@ async def test_with_redis_unreachable_pages_writes_and_events_still_work(setting
             note_id = await add_note(writer, marie, "Redis is down")
             assert event_id(await receive(page)) == note_id
         assert not app.extensions["hub"].broker_up
+
+
+async def test_the_hub_reads_on_a_new_connection_once_the_database_drops_its_own(
+    app, engine, staff, customers, caplog
+):
+    """A database restart or failover ends the connection the hub keeps: the next event is read on a new
+    one at once, with no error and nothing lost."""
+    if engine.dialect.name != "mysql":
+        pytest.skip("SQLite has no server to end a connection")
+    marie, _ = customers
+    writer = await signed_in_client(app, staff["advisor"])
+    reader = await signed_in_client(app, staff["operations"])
+    async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        await asyncio.sleep(0.2)
+        before = await add_note(writer, marie, "Before the restart")
+        assert event_id(await receive(page)) == before  # read on the hub's own connection
+        async with engine.connect() as conn:
+            others = await conn.execute(
+                text(
+                    "SELECT id FROM information_schema.PROCESSLIST "
+                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                )
+            )
+            for (connection_id,) in others.all():
+                await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+        after = await add_note(writer, marie, "After the restart")
+        assert event_id(await receive(page)) == after
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
 
 
 async def test_activity_reported_through_the_api_is_pushed_like_the_apps_own(app, staff, customers):
