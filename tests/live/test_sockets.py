@@ -8,7 +8,7 @@ import re
 
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from app.live import hub as hub_module
 from app.tables import audit_log, users
@@ -206,6 +206,36 @@ async def test_with_redis_unreachable_pages_writes_and_events_still_work(setting
             note_id = await add_note(writer, marie, "Redis is down")
             assert event_id(await receive(page)) == note_id
         assert not app.extensions["hub"].broker_up
+
+
+async def test_an_announced_event_reaches_the_page_without_a_read_of_the_log(
+    app, staff, customers, monkeypatch
+):
+    """Each event is announced after its commit: the hub releases the next one in order from the
+    announcement alone, and reads the log only for a gap (tests/live/test_follower.py)."""
+    marie, _ = customers
+    monkeypatch.setattr(hub_module, "POLL_WITH_BROKER", 60.0)  # no safety poll during the test
+    writer = await signed_in_client(app, staff["advisor"])
+    reader = await signed_in_client(app, staff["operations"])
+    log_reads: list[str] = []
+
+    def note_log_read(_conn, _cursor, statement, *_args) -> None:
+        if "customer_activities.id >" in statement:
+            log_reads.append(statement)
+
+    engine = app.extensions["db_engine"].sync_engine
+    async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        await asyncio.sleep(0.2)
+        first = await add_note(writer, marie, "The first one wakes the hub")
+        assert event_id(await receive(page)) == first
+        event.listen(engine, "before_cursor_execute", note_log_read)
+        try:
+            for note in ("Second", "Third", "Fourth"):
+                note_id = await add_note(writer, marie, note)
+                assert event_id(await receive(page)) == note_id
+        finally:
+            event.remove(engine, "before_cursor_execute", note_log_read)
+    assert log_reads == []
 
 
 async def test_the_hub_reads_on_a_new_connection_once_the_database_drops_its_own(
