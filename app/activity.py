@@ -289,6 +289,20 @@ async def load_stream(conn: AsyncConnection, *, limit: int = 50) -> list[StreamE
     return [_stream_entry(row) for row in await conn.execute(statement)]
 
 
-async def get_stream_entry(conn: AsyncConnection, activity_id: int) -> StreamEntry | None:
-    row = (await conn.execute(_stream_select().where(customer_activities.c.id == activity_id))).one_or_none()
-    return _stream_entry(row) if row else None
+@dataclass(frozen=True, slots=True)
+class LiveEntry:
+    """An entry of the log as live pages push it: a row of the customer's timeline, a row of the stream."""
+
+    activity: Activity
+    stream: StreamEntry
+
+
+async def load_live_entries(conn: AsyncConnection, condition, *, limit: int | None = None) -> list[LiveEntry]:
+    """The log's entries that meet `condition`, in id order, each read once for both kinds of page."""
+    statement = _stream_select().add_columns(
+        customer_activities.c.ref_type, customer_activities.c.ref_id, customer_activities.c.pinned
+    )
+    statement = statement.where(condition).order_by(customer_activities.c.id)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [LiveEntry(_activity(row), _stream_entry(row)) for row in await conn.execute(statement)]

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -29,9 +29,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import logs
+from app.activity import LiveEntry, load_live_entries
 from app.live.broker import Broker, BrokerUnavailable
 from app.live.events import ACTIVITY_CHANNEL, USERS_CHANNEL
-from app.live.follower import LogEntry, LogFollower, read_entries
+from app.live.follower import LogEntry, LogFollower
 from app.live.render import Viewer, render_customer_event, render_stream_event
 from app.metrics import BROKER_RECONNECTS, EVENTS_DROPPED, HUB_LAG
 from app.sessions import SESSION_CHECK, UserCache
@@ -55,7 +56,8 @@ POLICY_VIOLATION = 1008  # the session ended (signed out, disabled, role changed
 # Open sockets' sessions are checked against the accounts every SESSION_CHECK seconds, and at once when an
 # account changes (in this process, or in another one while the broker is up).
 
-Renderer = Callable[[Quart, AsyncConnection, LogEntry, Viewer], Awaitable[str]]
+# Renders an entry for each of the viewers: {viewer: its HTML}, "" for a viewer with nothing to see.
+Renderer = Callable[[Quart, AsyncConnection, LiveEntry, Iterable[Viewer]], Awaitable[dict[Viewer, str]]]
 T = TypeVar("T")
 
 
@@ -318,16 +320,25 @@ class Hub:
                 await conn.close()
 
     async def dispatch(self, entries: list[LogEntry]) -> None:
+        any_stream = None in self._subscriptions
+        watched = [entry.id for entry in entries if any_stream or entry.customer_id in self._subscriptions]
+        loaded: dict[int, LiveEntry] = {}
+        if watched:
+            condition = customer_activities.c.id.in_(watched)
+            found = await self._with_log_connection(lambda conn: load_live_entries(conn, condition))
+            loaded = {item.activity.id: item for item in found}  # an entry erased since is not found
         for entry in entries:
-            with logs.handling(entry.request_id):
-                await self._fan_out(entry, self._subscriptions.get(entry.customer_id), render_customer_event)
-                await self._fan_out(entry, self._subscriptions.get(None), render_stream_event)
+            if (item := loaded.get(entry.id)) is not None:
+                pages, streams = self._subscriptions.get(entry.customer_id), self._subscriptions.get(None)
+                with logs.handling(entry.request_id):
+                    await self._fan_out(item, pages, render_customer_event)
+                    await self._fan_out(item, streams, render_stream_event)
             announced = self._announced.pop(entry.id, None)
             if announced is not None:
                 HUB_LAG.observe(max(time.time() - announced, 0.0))
 
     async def _fan_out(
-        self, entry: LogEntry, subscriptions: set[Subscription] | None, render: Renderer
+        self, item: LiveEntry, subscriptions: set[Subscription] | None, render: Renderer
     ) -> None:
         """Render the entry once per kind of viewer among `subscriptions`, then queue it to each of them (all
         rendered before any is queued: a render retried on a new connection queues nothing twice)."""
@@ -335,36 +346,28 @@ class Hub:
             return
         subscriptions = list(subscriptions)
         viewers = {subscription.viewer for subscription in subscriptions}
-
-        async def render_all(conn: AsyncConnection) -> dict[Viewer, str]:
-            return {viewer: await render(self.app, conn, entry, viewer) for viewer in viewers}
-
-        rendered = await self._with_log_connection(render_all)
+        rendered = await self._with_log_connection(lambda conn: render(self.app, conn, item, viewers))
         for subscription in subscriptions:
             if message := rendered[subscription.viewer]:
-                subscription.push(entry.id, message)
+                subscription.push(item.activity.id, message)
 
-    async def replay(
-        self, subscription: Subscription, after: int, render: Renderer | None = None
-    ) -> list[tuple[int, str]] | None:
+    async def replay(self, subscription: Subscription, after: int) -> list[tuple[int, str]] | None:
         """The events a page missed, after `after` up to the subscription's start; None when too many
         (the page then reloads its sections instead)."""
         if after >= subscription.start_watermark:
             return []
-        render = render or (
-            render_customer_event if subscription.customer_id is not None else render_stream_event
-        )
+        customer_id, viewer = subscription.customer_id, subscription.viewer
+        render = render_customer_event if customer_id is not None else render_stream_event
         log_ids = customer_activities.c.id
         missed = and_(log_ids > after, log_ids <= subscription.start_watermark)
-        if subscription.customer_id is not None:
-            missed = and_(missed, customer_activities.c.customer_id == subscription.customer_id)
+        if customer_id is not None:
+            missed = and_(missed, customer_activities.c.customer_id == customer_id)
         async with self.engine.connect() as conn:
-            entries = await read_entries(conn, missed, limit=REPLAY_LIMIT + 1)
+            entries = await load_live_entries(conn, missed, limit=REPLAY_LIMIT + 1)
             if len(entries) > REPLAY_LIMIT:
                 return None
             messages = []
-            for entry in entries:
-                message = await render(self.app, conn, entry, subscription.viewer)
-                if message:
-                    messages.append((entry.id, message))
+            for item in entries:
+                if message := (await render(self.app, conn, item, (viewer,)))[viewer]:
+                    messages.append((item.activity.id, message))
             return messages

@@ -1,18 +1,20 @@
 """The HTML an event pushes into open pages: the same row partials the sections render, marked out of band.
 
 A fragment depends on who looks at it (forms for roles that may write, money in the viewer's language), so
-it is rendered once per event for each kind of viewer (a Viewer) that has a page open, not once per socket.
+it is rendered once per event for each kind of viewer (a Viewer) that has a page open, not once per socket;
+what it shows is read once per event, whatever the number of viewers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from quart import Quart, g, render_template
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import activity, cache, invoices, work_orders
-from app.live.follower import LogEntry
+from app import cache, invoices, work_orders
+from app.activity import LiveEntry
 from app.shop_time import shop_today
 
 MONEY_KINDS = frozenset({"payment", "invoice_issued", "invoice_status"})
@@ -36,12 +38,13 @@ class Viewer:
     language: str
 
 
-async def render_customer_event(app: Quart, conn: AsyncConnection, entry: LogEntry, viewer: Viewer) -> str:
-    """Fragments for the open Customer 360 pages of entry.customer_id."""
-    item = await activity.get_activity(conn, entry.id)
-    if item is None:  # erased since: nothing to show
-        return ""
-    context = {"entry": item, "customer_id": entry.customer_id, "prefix": "activity", "oob": True}
+async def render_customer_event(
+    app: Quart, conn: AsyncConnection, entry: LiveEntry, viewers: Iterable[Viewer]
+) -> dict[Viewer, str]:
+    """Fragments for the open Customer 360 pages of the entry's customer, by viewer."""
+    item = entry.activity
+    customer_id = item.customer_id
+    context = {"entry": item, "customer_id": customer_id, "prefix": "activity", "oob": True}
     details = item.details or {}
     kind = item.kind
     refresh: list[str] = list(REFRESHED_SECTIONS.get(kind, ()))
@@ -50,30 +53,28 @@ async def render_customer_event(app: Quart, conn: AsyncConnection, entry: LogEnt
         if kind == "invoice_issued":  # a new row: its place in the list is the section's to find
             refresh.append("invoices")
         elif invoice_id := (details.get("invoice_id") if kind == "payment" else item.ref_id):
-            context["invoice"] = await invoices.get_invoice(
-                conn, entry.customer_id, int(invoice_id), today=today
-            )
-        context["totals"] = await invoices.load_invoice_totals(conn, entry.customer_id, today=today)
-        context["analytics"] = await cache.analytics(app.extensions["section_cache"], conn, entry.customer_id)
+            context["invoice"] = await invoices.get_invoice(conn, customer_id, int(invoice_id), today=today)
+        context["totals"] = await invoices.load_invoice_totals(conn, customer_id, today=today)
+        context["analytics"] = await cache.analytics(app.extensions["section_cache"], conn, customer_id)
         refresh.append("revenue-chart")
     if kind in WORK_ORDER_KINDS:
         if kind == "work_order_opened":
             refresh.append("work-orders")
         work_order_id = details.get("work_order_id") if kind == "invoice_issued" else item.ref_id
         if work_order_id:
-            context["work_order"] = await work_orders.get_work_order(
-                conn, entry.customer_id, int(work_order_id)
-            )
+            context["work_order"] = await work_orders.get_work_order(conn, customer_id, int(work_order_id))
     context["refresh"] = refresh
-    return await render_for(app, viewer, "live/customer_event.html", **context)
+    return {
+        viewer: await render_for(app, viewer, "live/customer_event.html", **context) for viewer in viewers
+    }
 
 
-async def render_stream_event(app: Quart, conn: AsyncConnection, entry: LogEntry, viewer: Viewer) -> str:
-    """The entry as a row of the operations stream."""
-    item = await activity.get_stream_entry(conn, entry.id)
-    if item is None:
-        return ""
-    return await render_for(app, viewer, "live/stream_event.html", item=item)
+async def render_stream_event(
+    app: Quart, conn: AsyncConnection, entry: LiveEntry, viewers: Iterable[Viewer]
+) -> dict[Viewer, str]:
+    """The entry as a row of the operations stream, by viewer."""
+    template = "live/stream_event.html"
+    return {viewer: await render_for(app, viewer, template, item=entry.stream) for viewer in viewers}
 
 
 async def render_for(app: Quart, viewer: Viewer, template: str, **context) -> str:
