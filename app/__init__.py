@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         privacy,
     ):
         app.register_blueprint(module.blueprint)
+    app.asgi_websocket_class = live.SocketConnection
     api.init_app(app)
     # Registering a blueprint gives it Flask's default template context processor, which reads Flask's
     # request context (never set under Quart) and is synchronous: Quart ran it on its thread pool for every
