@@ -12,6 +12,7 @@ from sqlalchemy import event, select, text, update
 
 from app.live import hub as hub_module
 from app.tables import audit_log, users
+from app.web import live as live_module
 from tests.conftest import csrf_token_of, pay_through_form, sign_in
 from tests.factories import add_customer
 
@@ -298,6 +299,21 @@ async def test_a_socket_that_falls_behind_is_closed_with_1013_to_resync(app, sta
                 await receive(page, within=2)
     assert "1013" in repr(closed.value) or getattr(closed.value, "code", None) == 1013
     assert subscription.close_code == hub_module.TRY_AGAIN_LATER
+
+
+async def test_events_waiting_for_a_socket_leave_together_in_order(app, staff, customers, monkeypatch):
+    marie, _ = customers
+    monkeypatch.setattr(live_module, "SEND_BATCH", 4)
+    reader = await signed_in_client(app, staff["advisor"])
+    hub = app.extensions["hub"]
+    async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        await asyncio.sleep(0.2)
+        (subscription,) = hub._subscriptions[marie]
+        for event in range(6):  # queued at once, before the sender runs
+            subscription.push(10_000 + event, f'<meta name="live-event" content="{10_000 + event}">')
+        messages = [await receive(page), await receive(page)]
+    ids = [[int(found) for found in re.findall(r'content="(\d+)"', message)] for message in messages]
+    assert ids == [[10_000, 10_001, 10_002, 10_003], [10_004, 10_005]]
 
 
 async def closed_with(page, within: float = 10.0) -> int | None:
