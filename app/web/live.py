@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from hypercorn.typing import ASGISendCallable, WebsocketScope
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, WebsocketScope
 from quart import Blueprint, Quart, Websocket, current_app, g, render_template, websocket
 from quart.asgi import ASGIWebsocketConnection
 
@@ -107,6 +107,38 @@ class SocketConnection(ASGIWebsocketConnection):
         created = super()._create_websocket_from_scope(send)
         created.incoming = self.queue
         return created
+
+    async def __call__(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        """Quart's runs the view in a task of its own beside the receiver's, and waits for either
+        (asyncio.wait: about 2.5 KiB an open socket). Here the view runs in this task, which the receiver
+        cancels when the client goes, as Quart's cancelled the view's task; a cancellation from elsewhere
+        (the server stopping) still propagates."""
+        websocket = self._create_websocket_from_scope(send)
+        handler = asyncio.current_task()
+        assert handler is not None
+        receiver = asyncio.ensure_future(self.handle_messages(receive))
+        gone = finished = False
+
+        def client_gone(_receiver: asyncio.Future) -> None:
+            nonlocal gone
+            if not finished:  # a callback already scheduled when the view ended must not cancel what follows
+                gone = True
+                handler.cancel()
+
+        receiver.add_done_callback(client_gone)
+        try:
+            await self.handle_websocket(websocket, send)
+        except asyncio.CancelledError:
+            if not gone or handler.uncancel() > 0:
+                raise
+        finally:
+            finished = True
+            receiver.remove_done_callback(client_gone)
+            if not receiver.done():
+                receiver.cancel()
+                await asyncio.gather(receiver, return_exceptions=True)
+        if not receiver.cancelled() and receiver.exception() is not None:
+            raise receiver.exception()
 
 
 class IncomingLimit:

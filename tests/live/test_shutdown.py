@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,6 +90,30 @@ async def test_sigterm_stops_accepting_and_finishes_the_request_in_flight(servin
     assert status.startswith(b"HTTP/1.1 ") and status.split()[1] in (b"302", b"400", b"403"), answer[:200]
     writer.close()
     assert await asyncio.to_thread(server.wait, 15) == 0
+
+
+async def test_a_page_that_closes_its_socket_ends_its_view_at_once(serving):
+    """The receiver ends the view when the client goes: the view does not wait, subscribed, for an event or
+    a failed ping to find the socket closed."""
+    _, base = serving
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        await sign_in(session, base, "ops@shop.example", "a long passphrase")
+
+        async def open_streams() -> str:
+            async with session.get(f"{base}/metrics") as response:
+                text = await response.text()
+            return re.search(r'^c360_websockets_open\{kind="stream"\} (\S+)$', text, re.MULTILINE)[1]
+
+        origin = {"Origin": base}
+        sockets = [await session.ws_connect(f"{base}/ws/activity", headers=origin) for _ in range(3)]
+        assert await open_streams() == "3.0"
+        for socket in sockets:
+            await socket.close()
+        for _ in range(40):  # 2 s
+            if await open_streams() == "0.0":
+                break
+            await asyncio.sleep(0.05)
+        assert await open_streams() == "0.0"
 
 
 async def test_a_worker_whose_sockets_have_closed_stops_without_cutting_anything_off(serving, tmp_path):
