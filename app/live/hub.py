@@ -159,8 +159,9 @@ class Hub:
         return self.follower.watermark if self.follower else 0
 
     async def start(self) -> None:
-        async with self.engine.connect() as conn:
-            self.follower = await LogFollower.from_end(conn)
+        # The follower's connection is taken now, for as long as the process serves: the pool's use is the
+        # same before the first event as after it.
+        self.follower = await self._with_log_connection(LogFollower.from_end)
         self._tasks = [
             asyncio.create_task(self._listen(), name="hub-listen"),
             asyncio.create_task(self._follow(), name="hub-follow"),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.activity import record_activity
 from app.db import create_engine
@@ -48,6 +52,32 @@ async def mysql_engine(mysql_url):
         await engine.dispose()
 
 
+@dataclass
+class Crossing:
+    follower: LogFollower
+    clock: Clock
+    slow: AsyncConnection
+    first: LogEntry
+    second: LogEntry
+
+
+@asynccontextmanager
+async def commits_crossing(engine):
+    """A follower (with a clock of its own), then two entries of one customer: `first` in a transaction left
+    open (`slow`, committed by the caller), `second` after it in one committed at once."""
+    customer = await a_customer(engine)
+    clock = Clock()
+    async with engine.connect() as conn:
+        follower = await LogFollower.from_end(conn, clock=clock)
+    async with engine.connect() as slow:
+        await slow.begin()
+        first = await add(slow, customer, "slow transaction")
+        async with engine.begin() as conn:
+            second = await add(conn, customer, "fast transaction")
+        assert second > first
+        yield Crossing(follower, clock, slow, LogEntry(first, customer), LogEntry(second, customer))
+
+
 async def poll(engine, follower):
     async with engine.connect() as conn:
         return [entry.id for entry in await follower.poll(conn)]
@@ -67,20 +97,12 @@ async def test_new_entries_are_released_once_in_order(engine, customer):
 @pytest.mark.mysql
 async def test_an_entry_committed_after_a_later_one_is_not_skipped(mysql_engine):
     engine = mysql_engine
-    customer = await a_customer(engine)
-    clock = Clock()
-    async with engine.connect() as conn:
-        follower = await LogFollower.from_end(conn, clock=clock)
-    async with engine.connect() as slow:
-        await slow.begin()
-        first = await add(slow, customer, "slow transaction")
-        async with engine.begin() as conn:
-            second = await add(conn, customer, "fast transaction")
-        assert second > first
+    async with commits_crossing(engine) as crossing:
+        follower, first, second = crossing.follower, crossing.first.id, crossing.second.id
         # 'second' is visible, 'first' is not yet: 'second' is held back, the cursor does not pass 'first'.
         held = await poll(engine, follower)
         watermark = follower.watermark
-        await slow.commit()
+        await crossing.slow.commit()
     assert held == []
     assert watermark == first - 1
     assert await poll(engine, follower) == [first, second]
@@ -134,38 +156,24 @@ async def test_an_announcement_past_a_missing_id_is_left_to_the_log(engine, cust
 @pytest.mark.mysql
 async def test_an_announcement_is_not_released_before_an_id_the_log_holds_back(mysql_engine):
     engine = mysql_engine
-    customer = await a_customer(engine)
-    clock = Clock()
-    async with engine.connect() as conn:
-        follower = await LogFollower.from_end(conn, clock=clock)
-    async with engine.connect() as slow:
-        await slow.begin()
-        first = await add(slow, customer, "slow transaction")
-        async with engine.begin() as conn:
-            second = await add(conn, customer, "fast transaction")
+    async with commits_crossing(engine) as crossing:
+        follower, first, second = crossing.follower, crossing.first, crossing.second
         assert await poll(engine, follower) == []  # `second` read, held back behind `first`
-        await slow.commit()
+        await crossing.slow.commit()
     # `first` is the next id, but `second` waits behind it in the follower: the read releases both, in order.
-    assert follower.announced(LogEntry(first, customer)) is None
-    assert await poll(engine, follower) == [first, second]
+    assert follower.announced(first) is None
+    assert await poll(engine, follower) == [first.id, second.id]
 
 
 @pytest.mark.mysql
 async def test_an_announced_id_given_up_on_is_released_late_by_the_log(mysql_engine):
     engine = mysql_engine
-    customer = await a_customer(engine)
-    clock = Clock()
-    async with engine.connect() as conn:
-        follower = await LogFollower.from_end(conn, clock=clock)
-    async with engine.connect() as slow:
-        await slow.begin()
-        first = await add(slow, customer, "a transaction slower than the hold time")
-        async with engine.begin() as conn:
-            second = await add(conn, customer, "fast transaction")
+    async with commits_crossing(engine) as crossing:  # `first`'s transaction outlasts the hold time
+        follower, first, second = crossing.follower, crossing.first, crossing.second
         assert await poll(engine, follower) == []
-        clock.now += follower.hold_seconds + 0.1
-        assert await poll(engine, follower) == [second]  # `first` given up on, still watched
-        await slow.commit()
-    assert follower.announced(LogEntry(first, customer)) is None
-    assert await poll(engine, follower) == [first]
+        crossing.clock.now += follower.hold_seconds + 0.1
+        assert await poll(engine, follower) == [second.id]  # `first` given up on, still watched
+        await crossing.slow.commit()
+    assert follower.announced(first) is None
+    assert await poll(engine, follower) == [first.id]
     assert await poll(engine, follower) == []
