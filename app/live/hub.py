@@ -33,7 +33,7 @@ from app.activity import LiveEntry, load_live_entries
 from app.live.broker import Broker, BrokerUnavailable
 from app.live.events import ACTIVITY_CHANNEL, USERS_CHANNEL
 from app.live.follower import LogEntry, LogFollower
-from app.live.render import Viewer, render_customer_event, render_stream_event
+from app.live.render import Viewer, render_customer_event, render_stream_event, resync_message
 from app.metrics import BROKER_RECONNECTS, EVENTS_DROPPED, HUB_LAG
 from app.sessions import SESSION_CHECK, UserCache
 from app.tables import customer_activities, users
@@ -380,14 +380,20 @@ class Hub:
             return
         subscriptions = list(subscriptions)
         viewers = {subscription.viewer for subscription in subscriptions}
-        rendered = await self._with_log_connection(lambda conn: render(self.app, conn, item, viewers))
+        try:
+            rendered = await self._with_log_connection(lambda conn: render(self.app, conn, item, viewers))
+        except Exception:
+            # The event's pages must not silently miss it, nor the events after it: they reload their sections
+            # (which read the database) and resume after it.
+            log.exception("live: rendering event %s failed; its pages reload instead", item.activity.id)
+            rendered = dict.fromkeys(viewers, resync_message(item.activity.id))
         for subscription in subscriptions:
             if message := rendered[subscription.viewer]:
                 subscription.push(item.activity.id, message)
 
     async def replay(self, subscription: Subscription, after: int) -> list[tuple[int, str]] | None:
-        """The events a page missed, after `after` up to the subscription's start; None when too many
-        (the page then reloads its sections instead)."""
+        """The events a page missed, after `after` up to the subscription's start; None when too many, or when
+        one cannot be rendered (the page then reloads its sections instead)."""
         if after >= subscription.start_watermark:
             return []
         customer_id, viewer = subscription.customer_id, subscription.viewer
@@ -402,6 +408,11 @@ class Hub:
                 return None
             messages = []
             for item in entries:
-                if message := (await render(self.app, conn, item, (viewer,)))[viewer]:
+                try:
+                    message = (await render(self.app, conn, item, (viewer,)))[viewer]
+                except Exception:  # as in the live fan-out: the page reloads its sections instead
+                    log.exception("live: replaying event %s failed; the page reloads", item.activity.id)
+                    return None
+                if message:
                     messages.append((item.activity.id, message))
             return messages

@@ -77,6 +77,12 @@ async def render_stream_event(
     return {viewer: await render_for(app, viewer, template, item=entry.stream) for viewer in viewers}
 
 
+def resync_message(watermark: int) -> str:
+    """Tells a page to reload its sections and resume after `watermark`: when it missed too much to replay,
+    or an event could not be rendered."""
+    return f'<meta name="live-resync" content="{int(watermark)}">'
+
+
 async def render_for(app: Quart, viewer: Viewer, template: str, **context) -> str:
     """Render outside any request, as `viewer` would see it (templates read the role and language off
     g.user; forms get no CSRF token of their own: htmx sends each page's)."""

@@ -15,7 +15,7 @@ from quart.asgi import ASGIWebsocketConnection
 from app.activity import load_stream
 from app.db import connection, release_connection
 from app.live.hub import POLICY_VIOLATION, Hub, Subscription
-from app.live.render import Viewer
+from app.live.render import Viewer, resync_message
 from app.metrics import EVENTS_DELIVERED, EVENTS_REPLAYED, WEBSOCKETS_OPEN
 from app.users import active_staff
 from app.web import auditing
@@ -194,9 +194,7 @@ async def serve(customer_id: int | None) -> None:
         if after is not None:
             replayed = await hub().replay(subscription, after)
             if replayed is None:
-                await websocket.send(
-                    await render_template("live/resync.html", watermark=subscription.start_watermark)
-                )
+                await websocket.send(resync_message(subscription.start_watermark))
             else:
                 for _, message in replayed:
                     await websocket.send(message)

@@ -50,6 +50,17 @@ async def receive(socket, within=5.0) -> str:
     return await asyncio.wait_for(socket.receive(), within)
 
 
+async def subscription_of(hub, customer_id: int):
+    """The one open socket's subscription to the customer, once its view has subscribed (entering the test
+    client's websocket() does not wait for that)."""
+    for _ in range(500):
+        if subscriptions := hub._subscriptions.get(customer_id):
+            (subscription,) = subscriptions
+            return subscription
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no socket subscribed to customer {customer_id} within 5 s")
+
+
 def event_id(message: str) -> int:
     return int(re.search(r'<meta name="live-event" content="(\d+)"', message).group(1))
 
@@ -284,14 +295,39 @@ async def test_activity_reported_through_the_api_is_pushed_like_the_apps_own(app
         assert "Called about the brake noise" in message and "Phone system" in message
 
 
+async def test_an_event_that_cannot_be_rendered_makes_its_pages_reload_and_the_next_still_arrives(
+    app, staff, customers, monkeypatch
+):
+    marie, _ = customers
+    render = hub_module.render_customer_event
+
+    async def failing_for_one(app_, conn, entry, viewers):
+        if "cannot be rendered" in entry.activity.summary:
+            raise RuntimeError("a template that fails for this event")
+        return await render(app_, conn, entry, viewers)
+
+    monkeypatch.setattr(hub_module, "render_customer_event", failing_for_one)
+    writer = await signed_in_client(app, staff["advisor"])
+    reader = await signed_in_client(app, staff["operations"])
+    async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
+        await asyncio.sleep(0.2)
+        broken = await add_note(writer, marie, "This one cannot be rendered")
+        # The page reloads its sections (which read the database) and resumes after the event.
+        assert await receive(page) == f'<meta name="live-resync" content="{broken}">'
+        fine = await add_note(writer, marie, "This one can")
+        assert event_id(await receive(page)) == fine
+    # A page that reconnects from before it is told to reload too, rather than fail its replay.
+    async with reader.websocket(f"/ws/customers/{marie}?after={broken - 1}", headers=ORIGIN) as page:
+        assert await receive(page) == f'<meta name="live-resync" content="{fine}">'
+
+
 async def test_a_socket_that_falls_behind_is_closed_with_1013_to_resync(app, staff, customers, monkeypatch):
     marie, _ = customers
     monkeypatch.setattr(hub_module, "QUEUE_SIZE", 3)
     reader = await signed_in_client(app, staff["advisor"])
     hub = app.extensions["hub"]
     async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
-        await asyncio.sleep(0.2)
-        (subscription,) = hub._subscriptions[marie]  # the socket's own subscription
+        subscription = await subscription_of(hub, marie)
         for event in range(10):  # far more than it can hold, faster than it can send
             subscription.push(10_000 + event, f'<meta name="live-event" content="{10_000 + event}">')
         with pytest.raises(Exception) as closed:
@@ -307,8 +343,7 @@ async def test_events_waiting_for_a_socket_leave_together_in_order(app, staff, c
     reader = await signed_in_client(app, staff["advisor"])
     hub = app.extensions["hub"]
     async with reader.websocket(f"/ws/customers/{marie}", headers=ORIGIN) as page:
-        await asyncio.sleep(0.2)
-        (subscription,) = hub._subscriptions[marie]
+        subscription = await subscription_of(hub, marie)
         for event in range(6):  # queued at once, before the sender runs
             subscription.push(10_000 + event, f'<meta name="live-event" content="{10_000 + event}">')
         messages = [await receive(page), await receive(page)]
