@@ -250,13 +250,13 @@ async def test_an_announced_event_reaches_the_page_without_a_read_of_the_log(
     assert log_reads == []
 
 
+@pytest.mark.mysql
+@pytest.mark.parametrize("database_url", ["mysql"], indirect=True)  # SQLite has no server to end it
 async def test_the_hub_reads_on_a_new_connection_once_the_database_drops_its_own(
     app, engine, staff, customers, caplog
 ):
     """A database restart or failover ends the connection the hub keeps: the next event is read on a new
     one at once, with no error and nothing lost."""
-    if engine.dialect.name != "mysql":
-        pytest.skip("SQLite has no server to end a connection")
     marie, _ = customers
     writer = await signed_in_client(app, staff["advisor"])
     reader = await signed_in_client(app, staff["operations"])
