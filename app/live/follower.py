@@ -101,9 +101,9 @@ class LogFollower:
         found: list[LogEntry] = []
         watched = sorted(self._gaps.keys() | self._late.keys())
         if watched:
-            found += await read_entries(conn, customer_activities.c.id.in_(watched))
+            found += await _read_entries(conn, customer_activities.c.id.in_(watched))
         while True:
-            batch = await read_entries(conn, customer_activities.c.id > self._read, limit=BATCH)
+            batch = await _read_entries(conn, customer_activities.c.id > self._read, limit=BATCH)
             found += batch
             if batch:
                 self._note_read(batch, now)
@@ -149,7 +149,7 @@ class LogFollower:
         return released
 
 
-async def read_entries(conn: AsyncConnection, condition, limit: int | None = None) -> list[LogEntry]:
+async def _read_entries(conn: AsyncConnection, condition, limit: int | None = None) -> list[LogEntry]:
     """The log's entries that meet `condition`, in id order."""
     log = customer_activities.c
     statement = select(log.id, log.customer_id, log.request_id).where(condition).order_by(log.id)

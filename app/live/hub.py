@@ -71,9 +71,6 @@ class Wake:
         self._set = False
         self._waiter: asyncio.Future | None = None
 
-    def is_set(self) -> bool:
-        return self._set
-
     def set(self) -> None:
         self._set = True
         if self._waiter is not None and not self._waiter.done():
@@ -149,7 +146,7 @@ class Hub:
         self._announcements: deque[LogEntry] = deque()
         # When each event the broker rang for was announced (its commit, near enough): the hub's lag.
         self._announced: dict[int, float] = {}
-        # The follower's own connection (autocommit), opened on first use and again after a failure.
+        # The follower's own connection (autocommit), taken at start and again after a failure.
         self._log_connection: AsyncConnection | None = None
         self._session_bell = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
