@@ -58,11 +58,13 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     engine = db.create_engine(settings.database_url)
     metrics.watch_pool(engine, "primary")
+    autocommit_engine = db.create_engine(settings.database_url, autocommit=True)
+    metrics.watch_pool(autocommit_engine, "primary-autocommit")
     read_engine = None
     if settings.database_read_url is not None:
         read_engine = db.create_engine(settings.database_read_url)
         metrics.watch_pool(read_engine, "replica")
-    db.init_app(app, engine, read_engine)
+    db.init_app(app, engine, autocommit_engine, read_engine)
     broker = create_broker(settings.redis_url)
     app.extensions["broker"] = broker
     user_cache = UserCache()
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         await hub.stop()
         await broker.close()
         await engine.dispose()
+        await autocommit_engine.dispose()
         if read_engine is not None:
             await read_engine.dispose()
 

@@ -5,8 +5,10 @@ An entry's key holds the customer's latest event, its id and instant (a database
 which can give the same ids to other events, does not find the old entries). Every write that changes what
 the shop knows about a customer records an entry in the activity log in the same transaction (app.activity),
 so a payment, an invoice or a status change makes that customer's next read miss, and only that customer's.
-No invalidation to send, none to lose: the key is read from the same database snapshot as the figures, so a
-value computed before a write can only be stored under the key of before it. A customer without any event yet
+No invalidation to send, none to lose: the figures' key is read in the same database snapshot as the
+figures, and a rendered section's key just before the snapshot its section reads (so that a section held
+here is served without a transaction), so a value computed before a write can only be stored under the key
+of before it, and what is stored under a key is never older than its event. A customer without any event yet
 is not cached. The key also holds the shop's date (figures like "days since the last visit" move at
 midnight), and entries expire after a day.
 

@@ -7,24 +7,36 @@ gets utf8mb4, UTC sessions and recycled connections.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from quart import Quart, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+
+def create_engine(
+    database_url: str, *, pool_size: int = 10, echo: bool = False, autocommit: bool = False
+) -> AsyncEngine:
+    """The engine of a database URL. `autocommit`: each statement is its own transaction, and a connection
+    goes back to its pool as it came (no rollback on return) without a ping on the way out (see
+    `autocommit_read` for what replaces it)."""
     url = make_url(database_url)
+    options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}, **options
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     query = dict(url.query)
@@ -37,8 +49,9 @@ def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False)
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        pool_pre_ping=True,
+        pool_pre_ping=not autocommit,
         connect_args={"init_command": "SET time_zone = '+00:00'"},
+        **options,
     )
     return engine
 
@@ -72,6 +85,23 @@ async def connection() -> AsyncConnection:
     return conn
 
 
+async def autocommit_read(read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """`read` (one statement) outside the request's transaction, on a connection of the autocommit pool: one
+    round trip, where the request's connection takes three (the pool's ping, the statement, the rollback
+    that ends its snapshot). For a look that often spares the request its connection: the section cache's
+    key (app.web.customers). Run once more on a new connection if the database had dropped the one taken
+    (a restart, a failover), as the ping would have found."""
+    engine = current_app.extensions["db_autocommit_engine"]
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as conn:
+                return await read(conn)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def replica_connection() -> AsyncConnection | None:
     """The request's connection to the read replica (DATABASE_READ_URL), None without one or while it is
     unreachable. What it reads may lag behind the primary: callers check it has caught up with what they
@@ -97,8 +127,14 @@ async def release_connection(_exc: BaseException | None = None) -> None:
             await conn.close()
 
 
-def init_app(app: Quart, engine: AsyncEngine, read_engine: AsyncEngine | None = None) -> None:
+def init_app(
+    app: Quart,
+    engine: AsyncEngine,
+    autocommit_engine: AsyncEngine,
+    read_engine: AsyncEngine | None = None,
+) -> None:
     app.extensions["db_engine"] = engine
+    app.extensions["db_autocommit_engine"] = autocommit_engine
     app.extensions["db_read_engine"] = read_engine
     app.teardown_request(release_connection)
     app.teardown_websocket(release_connection)

@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest
 
 from app import cache
 from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
-from app.db import connection, replica_connection
+from app.db import autocommit_read, connection, replica_connection
 from app.i18n import current_language, gettext
 from app.pagination import BadCursor, decode_cursor, encode_cursor
 from app.params import NOT_OUR_CURSOR, ParamError
@@ -117,7 +117,10 @@ async def section(customer_id: int, name: str):
                 "There is no section %(name)r. Sections are: %(names)s.", name=name, names=", ".join(SECTIONS)
             ),
         )
-    found, event = await cache.customer_and_latest_event(await connection(), customer_id)
+    # Outside the request's transaction: a section the cache holds is served without the request's
+    # connection. One rendered afresh reads a snapshot taken after this look, so what it keeps under this
+    # event is never older than the event (app.cache).
+    found, event = await autocommit_read(lambda conn: cache.customer_and_latest_event(conn, customer_id))
     if not found:
         abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
     html, status = await render_section(section, customer_id, request.args, event)
@@ -137,16 +140,17 @@ async def render_section(
     """A section's HTML and status, `event` being the customer's latest (cache.customer_and_latest_event); a
     bad parameter is a 400 naming it, a failure stays inside the section (an error box with a Retry button)
     and is a 500 (and is not cached)."""
-    conn = await section_connection(section, customer_id, event)
     # A hard reload asks for no cached copy: the section is read and rendered again (and kept).
     reload = cache.afresh() if "no-cache" in request.headers.get("Cache-Control", "") else nullcontext()
+
+    async def render() -> str:
+        conn = await section_connection(section, customer_id, event)
+        return await render_shared(section, conn, customer_id, args)
+
     try:
         with reload:
             html = await current_app.extensions["section_cache"].fragment(
-                customer_id,
-                event,
-                section_variant(section, args),
-                lambda: render_shared(section, conn, customer_id, args),
+                customer_id, event, section_variant(section, args), render
             )
     except ParamError as exc:
         raise BadRequest(str(exc)) from None

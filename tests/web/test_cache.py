@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, text, update
 
 from app import create_app
 from app.activity import record_activity
@@ -90,6 +90,49 @@ async def test_a_payment_refreshes_that_customers_sections_and_no_other(app, sta
     assert outstanding(after) == "$0.00"
     await kpis(client, neighbour)
     assert html_counts(cache) == (hits + 1, misses + 1)  # the neighbour's section was left as it was
+
+
+async def test_a_section_the_cache_holds_is_served_without_the_requests_connection(app, staff, two_customers):
+    """A hit reads only the customer's latest event, in a statement of its own: the request takes no
+    connection of the primary pool, hence neither its ping nor the rollback that ends its snapshot."""
+    checkouts: list[str] = []
+    for name in ("db_engine", "db_autocommit_engine"):
+        pool = app.extensions[name].sync_engine
+        event.listen(pool, "checkout", lambda *_, name=name: checkouts.append(name))
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    checkouts.clear()
+    first = await kpis(client, two_customers["payer"])
+    assert checkouts.count("db_engine") == 1 and checkouts.count("db_autocommit_engine") == 1
+    checkouts.clear()
+    assert await kpis(client, two_customers["payer"]) == first
+    assert checkouts == ["db_autocommit_engine"]
+    assert html_counts(app.extensions["section_cache"]) == (1, 1)
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("database_url", ["mysql"], indirect=True)  # SQLite has no server to end it
+async def test_the_key_is_read_on_a_new_connection_once_the_database_drops_the_pooled_one(
+    app, engine, staff, two_customers
+):
+    """No ping before the autocommit pool's statement: one that finds its connection ended (a restart, a
+    failover) runs again on a new one, and the reader never sees it."""
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    first = await kpis(client, two_customers["payer"])
+    async with engine.connect() as conn:
+        others = await conn.execute(
+            text(
+                "SELECT id FROM information_schema.PROCESSLIST "
+                "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+            )
+        )
+        killed = [connection_id for (connection_id,) in others.all()]
+        for connection_id in killed:
+            await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+    assert killed  # the autocommit pool's connection among them
+    assert await kpis(client, two_customers["payer"]) == first
+    assert html_counts(app.extensions["section_cache"]) == (1, 1)
 
 
 async def test_no_cache_computes_the_section_again_and_keeps_it(app, staff, two_customers):
