@@ -63,6 +63,12 @@ HUB_LAG = Histogram(
     "From an event's announcement, just after its commit, to its fan-out to the process's open pages.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+FULL_COLLECTIONS = Histogram(
+    "c360_gc_full_collection_seconds",
+    "Full garbage collections of a serving process, each the time it stopped the process: it walks every "
+    "object the process tracks, about 240 for each open page.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 DB_CONNECTIONS_IN_USE = Gauge(
     "c360_db_connections_in_use",
     "Database connections checked out of the pools.",
