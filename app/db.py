@@ -26,11 +26,17 @@ T = TypeVar("T")
 def create_engine(
     database_url: str, *, pool_size: int = 10, echo: bool = False, autocommit: bool = False
 ) -> AsyncEngine:
-    """The engine of a database URL. `autocommit`: each statement is its own transaction, and a connection
-    goes back to its pool as it came (no rollback on return) without a ping on the way out (see
-    `autocommit_read` for what replaces it)."""
+    """The engine of a database URL. `autocommit`: each statement is its own transaction, a connection goes
+    back to its pool as it came (no rollback) and comes out of it without a ping (see `autocommit_read` for
+    what replaces it)."""
     url = make_url(database_url)
-    options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    options = {}
+    if autocommit:  # no ROLLBACK sent when a connection is done with: there is nothing to roll back
+        options = {
+            "isolation_level": "AUTOCOMMIT",
+            "pool_reset_on_return": None,
+            "skip_autocommit_rollback": True,
+        }
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

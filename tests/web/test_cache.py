@@ -92,21 +92,30 @@ async def test_a_payment_refreshes_that_customers_sections_and_no_other(app, sta
     assert html_counts(cache) == (hits + 1, misses + 1)  # the neighbour's section was left as it was
 
 
-async def test_a_section_the_cache_holds_is_served_without_the_requests_connection(app, staff, two_customers):
+async def test_a_section_the_cache_holds_is_served_without_the_requests_connection(
+    app, staff, two_customers, monkeypatch
+):
     """A hit reads only the customer's latest event, in a statement of its own: the request takes no
-    connection of the primary pool, hence neither its ping nor the rollback that ends its snapshot."""
+    connection of the primary pool, hence neither its ping nor the rollback that ends its snapshot, and the
+    autocommit pool sends no rollback either."""
     checkouts: list[str] = []
     for name in ("db_engine", "db_autocommit_engine"):
         pool = app.extensions[name].sync_engine
         event.listen(pool, "checkout", lambda *_, name=name: checkouts.append(name))
+    async with app.extensions["db_autocommit_engine"].connect() as conn:
+        driver_connection = type((await conn.get_raw_connection()).dbapi_connection)
+    rollbacks: list[object] = []
+    rollback = driver_connection.rollback
+    monkeypatch.setattr(driver_connection, "rollback", lambda self: rollbacks.append(self) or rollback(self))
     client = app.test_client()
     await sign_in(client, staff["advisor"])
     checkouts.clear()
     first = await kpis(client, two_customers["payer"])
     assert checkouts.count("db_engine") == 1 and checkouts.count("db_autocommit_engine") == 1
     checkouts.clear()
+    rollbacks.clear()
     assert await kpis(client, two_customers["payer"]) == first
-    assert checkouts == ["db_autocommit_engine"]
+    assert checkouts == ["db_autocommit_engine"] and rollbacks == []
     assert html_counts(app.extensions["section_cache"]) == (1, 1)
 
 
