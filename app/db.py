@@ -82,7 +82,9 @@ async def connection() -> AsyncConnection:
     """The request's (or WebSocket's) connection: checked out on first use, returned when it ends.
 
     One connection per request, not per query (see DESIGN.md's costs). Reads run in autocommit-like
-    short transactions; writes use `async with conn.begin():` on this same connection.
+    short transactions; writes use `async with conn.begin():` on this same connection. (A section first
+    looks up its cache key with `autocommit_read`, on a connection it returns before taking this one:
+    never two held at once.)
     """
     conn = getattr(g, "db_connection", None)
     if conn is None:
