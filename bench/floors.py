@@ -11,6 +11,7 @@ the app's figure it bounds.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import aiomysql
@@ -103,7 +104,7 @@ def run(bench) -> list[Figure]:
 
 async def statements_of(bench, base: str, cookie: str, url: str, customer: int) -> list[str]:
     """The statements one request for `url` sends to MariaDB, read from the general log (the session's own
-    lookups included, the pool's pings and rollbacks left out)."""
+    lookups included, the pool's pings, rollbacks and connection set-up left out)."""
     async with _connect(bench.big.url) as conn, conn.cursor() as cursor:
         await cursor.execute("SET GLOBAL log_output = 'TABLE'")
         await cursor.execute("TRUNCATE mysql.general_log")
@@ -117,13 +118,18 @@ async def statements_of(bench, base: str, cookie: str, url: str, customer: int) 
             "WHERE command_type IN ('Query', 'Execute') ORDER BY event_time"
         )
         rows = await cursor.fetchall()
-    # The request's connection is the one that read this customer's rows (the hub's follower and the other
-    # worker share the log).
-    mine = {thread for thread, text in rows if str(customer) in text}
+    # The request's connections are those that read this customer's rows by their id (the hub's follower and
+    # the other worker share the log, and their statements hold other numbers).
+    reads_customer = re.compile(rf"id = {customer}\b")
+    mine = {thread for thread, text in rows if reads_customer.search(text)}
+    # Reads of tables only: a connection the pool opens meanwhile asks the server its version and settings.
     return [
         text
         for thread, text in rows
-        if thread in mine and text.lstrip().upper().startswith("SELECT") and "general_log" not in text
+        if thread in mine
+        and text.lstrip().upper().startswith("SELECT")
+        and re.search(r"\bFROM\b", text, re.IGNORECASE)
+        and "general_log" not in text
     ]
 
 
