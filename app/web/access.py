@@ -10,7 +10,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import pass_context
 from quart import (
@@ -99,6 +99,16 @@ def bearer_token() -> str | None:
         return None
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+def sign_in_for_page() -> str:
+    """Where htmx sends a page whose session has ended: the sign-in form, then back to that page (the address
+    htmx sends as HX-Current-URL; the form keeps only a path of this site)."""
+    login = url_for("auth.login")
+    page = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if not page.path.startswith("/"):
+        return login
+    return f"{login}?{urlencode({'next': page.path + (f'?{page.query}' if page.query else '')})}"
 
 
 def is_api_request() -> bool:
@@ -197,7 +207,7 @@ async def check_request():
                 query = urlencode({"next": request.full_path.rstrip("?")})
                 return redirect(f"{url_for('auth.login')}?{query}")
             response = _refuse(401, gettext("Sign in to continue."))
-            response.headers["HX-Redirect"] = url_for("auth.login")
+            response.headers["HX-Redirect"] = sign_in_for_page()
             return response
         if access is not None and user.role not in access:
             raise Forbidden(

@@ -163,6 +163,17 @@ async def test_every_private_page_answers_401_to_htmx_and_json(app, client):
         assert (await json.get_json())["error"]["message"] == "Sign in to continue."
 
 
+async def test_a_page_whose_session_ended_is_sent_to_sign_in_and_back_to_it(client):
+    """htmx follows HX-Redirect: a section asked for by a page signed out elsewhere takes that page to the
+    sign-in form, which brings it back there (the page's socket, closed with 1008, does the same)."""
+    page = "http://localhost/customers/1?activity.kind=note"
+    htmx = await client.get(
+        "/customers/1/sections/activity", headers={"HX-Request": "true", "HX-Current-URL": page}
+    )
+    assert htmx.status_code == 401
+    assert htmx.headers["HX-Redirect"] == "/login?next=%2Fcustomers%2F1%3Factivity.kind%3Dnote"
+
+
 async def test_unknown_urls_do_not_reveal_themselves_to_anonymous_visitors(client):
     response = await client.get("/no/such/page", headers={"Accept": "text/html"})
     assert response.status_code == 302
