@@ -100,14 +100,24 @@ async def autocommit_read(read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     key (app.web.customers). Run once more on a new connection if the database had dropped the one taken
     (a restart, a failover), as the ping would have found."""
     engine = current_app.extensions["db_autocommit_engine"]
-    for attempt in (1, 2):
-        try:
-            async with engine.connect() as conn:
-                return await read(conn)
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
+
+    async def attempt() -> T:
+        async with engine.connect() as conn:
+            return await read(conn)
+
+    return await once_more_if_dropped(attempt)
+
+
+async def once_more_if_dropped(attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()`, and once more if the database had dropped the connection it used (a restart, a failover):
+    what the pool's pre-ping does at checkout, for a connection checked out without one or held open. Each
+    attempt takes its connection anew (SQLAlchemy has invalidated the dropped one)."""
+    try:
+        return await attempt()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await attempt()
 
 
 async def replica_connection() -> AsyncConnection | None:

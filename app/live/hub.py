@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import logs
 from app.activity import LiveEntry, load_live_entries
+from app.db import once_more_if_dropped
 from app.live.broker import Broker, BrokerUnavailable
 from app.live.events import ACTIVITY_CHANNEL, USERS_CHANNEL
 from app.live.follower import LogEntry, LogFollower
@@ -330,17 +331,18 @@ class Hub:
     async def _with_log_connection(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """`read` on the follower's connection; once more on a new one if the database dropped it (a restart,
         a failover), as the pool's pre-ping would have done."""
-        for attempt in (1, 2):
+
+        async def attempt() -> T:
             try:
                 if self._log_connection is None:
                     self._log_connection = await self.engine.connect()
                     await self._log_connection.execution_options(isolation_level="AUTOCOMMIT")
                 return await read(self._log_connection)
-            except DBAPIError as exc:
+            except DBAPIError:
                 await self._drop_log_connection(broken=True)
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
-        raise AssertionError("unreachable")
+                raise
+
+        return await once_more_if_dropped(attempt)
 
     async def _drop_log_connection(self, *, broken: bool = False) -> None:
         conn, self._log_connection = self._log_connection, None
