@@ -101,14 +101,19 @@ def bearer_token() -> str | None:
     return credentials.strip() if scheme.lower() == "bearer" else None
 
 
-def sign_in_for_page() -> str:
-    """Where htmx sends a page whose session has ended: the sign-in form, then back to that page (the address
-    htmx sends as HX-Current-URL; the form keeps only a path of this site)."""
+def sign_in_then(target: str | None) -> str:
+    """The sign-in form's address, bringing the browser back to `target` once signed in (the form keeps only
+    a path of this site)."""
     login = url_for("auth.login")
+    return f"{login}?{urlencode({'next': target})}" if target else login
+
+
+def page_of_htmx_request() -> str | None:
+    """The path (and query) of the page an htmx request comes from, which htmx sends as HX-Current-URL."""
     page = urlsplit(request.headers.get("HX-Current-URL", ""))
     if not page.path.startswith("/"):
-        return login
-    return f"{login}?{urlencode({'next': page.path + (f'?{page.query}' if page.query else '')})}"
+        return None
+    return page.path + (f"?{page.query}" if page.query else "")
 
 
 def is_api_request() -> bool:
@@ -204,10 +209,10 @@ async def check_request():
             return response
         if user is None:
             if request.method == "GET" and wants_html():
-                query = urlencode({"next": request.full_path.rstrip("?")})
-                return redirect(f"{url_for('auth.login')}?{query}")
+                return redirect(sign_in_then(request.full_path.rstrip("?")))
             response = _refuse(401, gettext("Sign in to continue."))
-            response.headers["HX-Redirect"] = sign_in_for_page()
+            # htmx takes the page there (a page whose session ended elsewhere), then back to it.
+            response.headers["HX-Redirect"] = sign_in_then(page_of_htmx_request())
             return response
         if access is not None and user.role not in access:
             raise Forbidden(
