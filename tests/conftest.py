@@ -111,6 +111,22 @@ async def empty_tables(engine: AsyncEngine) -> None:
             await conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
 
 
+async def end_other_connections(engine: AsyncEngine) -> list[int]:
+    """End every other connection to the engine's MariaDB database, as a restart or a failover would (the
+    pools' connections among them); returns their ids."""
+    async with engine.connect() as conn:
+        others = await conn.execute(
+            text(
+                "SELECT id FROM information_schema.PROCESSLIST "
+                "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+            )
+        )
+        ended = [connection_id for (connection_id,) in others.all()]
+        for connection_id in ended:
+            await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+    return ended
+
+
 @pytest.fixture
 async def engine(database_url) -> AsyncIterator[AsyncEngine]:
     """An engine on an empty, migrated database (SQLite and MariaDB); emptied again after the test."""

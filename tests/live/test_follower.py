@@ -61,14 +61,19 @@ class Crossing:
     second: LogEntry
 
 
+async def clocked_follower(engine) -> tuple[LogFollower, Clock]:
+    """A follower from the log's end, with a clock of its own that the test moves."""
+    clock = Clock()
+    async with engine.connect() as conn:
+        return await LogFollower.from_end(conn, clock=clock), clock
+
+
 @asynccontextmanager
 async def commits_crossing(engine):
     """A follower (with a clock of its own), then two entries of one customer: `first` in a transaction left
     open (`slow`, committed by the caller), `second` after it in one committed at once."""
     customer = await a_customer(engine)
-    clock = Clock()
-    async with engine.connect() as conn:
-        follower = await LogFollower.from_end(conn, clock=clock)
+    follower, clock = await clocked_follower(engine)
     async with engine.connect() as slow:
         await slow.begin()
         first = await add(slow, customer, "slow transaction")
@@ -112,9 +117,7 @@ async def test_an_entry_committed_after_a_later_one_is_not_skipped(mysql_engine)
 async def test_a_rolled_back_id_is_given_up_after_the_hold_time(mysql_engine):
     engine = mysql_engine
     customer = await a_customer(engine)
-    clock = Clock()
-    async with engine.connect() as conn:
-        follower = await LogFollower.from_end(conn, clock=clock)
+    follower, clock = await clocked_follower(engine)
     async with engine.connect() as doomed:
         await doomed.begin()
         await add(doomed, customer, "never committed")

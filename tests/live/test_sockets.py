@@ -8,12 +8,12 @@ import re
 
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, select, update
 
 from app.live import hub as hub_module
 from app.tables import audit_log, users
 from app.web import live as live_module
-from tests.conftest import csrf_token_of, pay_through_form, sign_in
+from tests.conftest import csrf_token_of, end_other_connections, pay_through_form, sign_in
 from tests.factories import add_customer
 
 ORIGIN = {"Origin": "http://127.0.0.1:8000"}
@@ -264,15 +264,7 @@ async def test_the_hub_reads_on_a_new_connection_once_the_database_drops_its_own
         await asyncio.sleep(0.2)
         before = await add_note(writer, marie, "Before the restart")
         assert event_id(await receive(page)) == before  # read on the hub's own connection
-        async with engine.connect() as conn:
-            others = await conn.execute(
-                text(
-                    "SELECT id FROM information_schema.PROCESSLIST "
-                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
-                )
-            )
-            for (connection_id,) in others.all():
-                await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+        await end_other_connections(engine)
         after = await add_note(writer, marie, "After the restart")
         assert event_id(await receive(page)) == after
     assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from sqlalchemy import event, text, update
+from sqlalchemy import event, update
 
 from app import create_app
 from app.activity import record_activity
@@ -18,7 +18,15 @@ from app.cache import SectionCache
 from app.live.broker import RedisBroker
 from app.tables import invoices
 from app.users import create_user
-from tests.conftest import PASSWORD, TEST_REDIS_URL, csrf_token_of, pay_through_form, sign_in, unavailable
+from tests.conftest import (
+    PASSWORD,
+    TEST_REDIS_URL,
+    csrf_token_of,
+    end_other_connections,
+    pay_through_form,
+    sign_in,
+    unavailable,
+)
 from tests.factories import add_customer, add_invoice
 
 
@@ -129,17 +137,7 @@ async def test_the_key_is_read_on_a_new_connection_once_the_database_drops_the_p
     client = app.test_client()
     await sign_in(client, staff["advisor"])
     first = await kpis(client, two_customers["payer"])
-    async with engine.connect() as conn:
-        others = await conn.execute(
-            text(
-                "SELECT id FROM information_schema.PROCESSLIST "
-                "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
-            )
-        )
-        killed = [connection_id for (connection_id,) in others.all()]
-        for connection_id in killed:
-            await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
-    assert killed  # the autocommit pool's connection among them
+    assert await end_other_connections(engine)  # the autocommit pool's connection among them
     assert await kpis(client, two_customers["payer"]) == first
     assert html_counts(app.extensions["section_cache"]) == (1, 1)
 
