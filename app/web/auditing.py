@@ -3,9 +3,9 @@
 Every unsafe request (a write, a sign-in, a sign-out) is recorded once it is answered, with its outcome,
 whether it was carried out or refused; so is any request refused for its role (403), and any WebSocket
 handshake refused. Views add what only they know (the account a sign-in was for, what an export held)
-with `note()`. The entry is written in its own transaction, on the request's connection once what the
-request left uncommitted is rolled back: a refused request leaves its trace even though everything it tried
-to write was rolled back.
+with `note()`. The entry commits on its own, once the request has given its connection back (rolled back if
+it left anything uncommitted): a refused request leaves its trace even though everything it tried to write
+was rolled back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from quart import Quart, current_app, g, has_request_context, request, websocket
 
 from app import audit, logs
-from app.db import connection
+from app.db import autocommit, release_connection
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -69,23 +69,23 @@ async def write(action: str, *, status: int | None, actor_email: str | None = No
     if g.get("api_token"):
         details["token"] = g.api_token  # the token's name, never the token
     customer_id = view_args.get("customer_id")
-    # On the request's own connection: a second one per write, taken while the first is held, would
-    # deadlock the pool once as many writes are in flight as it has connections.
-    conn = await connection()
-    if conn.in_transaction():
-        await conn.rollback()  # whatever the request left uncommitted is not kept with its entry
-    async with conn.begin():
-        await audit.record(
-            conn,
-            action,
-            user_id=user.id if user else None,
-            actor_email=actor_email or g.get("audit_email") or (user.email if user else None),
-            target_type="customer" if customer_id is not None else None,
-            target_id=customer_id,
-            ip_address=client_address(),
-            request_id=logs.request_id(),
-            details=details,
-        )
+    entry = dict(
+        user_id=user.id if user else None,
+        actor_email=actor_email or g.get("audit_email") or (user.email if user else None),
+        target_type="customer" if customer_id is not None else None,
+        target_id=customer_id,
+        ip_address=client_address(),
+        request_id=logs.request_id(),
+        details=details,
+    )
+    # The request is done with its connection: back to the pool first (whatever it left uncommitted is
+    # rolled back, not kept with the entry), so that the two are never held at once; holding one while
+    # waiting for the other could stall every request once the pools are busy. Then the entry alone, in
+    # autocommit: one round trip, where a transaction of its own on the request's connection took two.
+    # (Run once more if the database dropped the connection: should the first INSERT have landed before
+    # the drop, the trail shows the request twice, under one request id, rather than not at all.)
+    await release_connection()
+    await autocommit(lambda conn: audit.record(conn, action, **entry))
 
 
 async def record_request(response):

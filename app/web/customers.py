@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest
 
 from app import cache
 from app.customers import QueryError, check_query, customer_exists, get_profile, list_customers
-from app.db import autocommit_read, connection, replica_connection
+from app.db import autocommit, connection, replica_connection
 from app.i18n import current_language, gettext
 from app.pagination import BadCursor, decode_cursor, encode_cursor
 from app.params import NOT_OUR_CURSOR, ParamError
@@ -120,7 +120,7 @@ async def section(customer_id: int, name: str):
     # Outside the request's transaction: a section the cache holds is served without the request's
     # connection. One rendered afresh reads a snapshot taken after this look, so what it keeps under this
     # event is never older than the event (app.cache).
-    found, event = await autocommit_read(lambda conn: cache.customer_and_latest_event(conn, customer_id))
+    found, event = await autocommit(lambda conn: cache.customer_and_latest_event(conn, customer_id))
     if not found:
         abort(404, gettext("There is no customer #%(id)s.", id=customer_id))
     html, status = await render_section(section, customer_id, request.args, event)
