@@ -141,3 +141,33 @@ async def test_with_redis_unreachable_sign_in_still_works_and_is_still_limited(s
         allowed, _ = limits.SIGN_IN_PER_ACCOUNT
         statuses = [(await attempt(client, "admin@test.example")).status_code for _ in range(allowed + 1)]
     assert statuses[-1] == 429 and 500 not in statuses
+
+
+async def test_on_redis_a_limited_request_reads_its_key_once_and_writes_it_once(
+    settings, redis_url, engine, staff, monkeypatch
+):
+    """quart-rate-limiter asks for the key three times in a request (check, update, headers): Redis is asked
+    once, and written once."""
+    async with engine.begin() as conn:
+        customer = await add_customer(conn, "Marie", "Tremblay")
+    app = create_app(replace(settings, redis_url=redis_url))
+    async with app.test_app():
+        redis = app.extensions["rate_limit_store"].redis
+        calls: list[tuple[str, str]] = []
+        for name in ("get", "set"):
+            original = getattr(redis, name)
+
+            async def counted(key, *args, name=name, original=original, **kwargs):
+                calls.append((name, key))
+                return await original(key, *args, **kwargs)
+
+            monkeypatch.setattr(redis, name, counted)
+        client = app.test_client()
+        await sign_in(client, staff["operations"])
+        for _ in range(2):
+            calls.clear()
+            response = await client.get(f"/api/customer360/{customer}/profile")
+            assert response.status_code == 200
+            assert 0 <= int(response.headers["RateLimit-Remaining"]) <= limits.API_PER_CLIENT[0]
+            (key,) = {key for _, key in calls}
+            assert calls == [("get", key), ("set", key)]
