@@ -69,12 +69,13 @@ async def test_a_write_is_recorded_with_its_customer_and_outcome(app, engine, st
     assert response.headers["X-Request-ID"] == entry.request_id
 
 
-async def test_a_write_and_its_entry_hold_one_connection_of_the_pool(app, staff, customer):
-    """The entry goes on the request's own connection: one taken for it while the request held another would
-    deadlock the pool once as many writes were in flight as it has connections."""
+async def test_a_write_and_its_entry_never_hold_two_connections_at_once(app, staff, customer):
+    """The entry is written once the request has given its connection back: a connection taken for it while
+    the request held another would deadlock the pools once as many writes were in flight as they have
+    connections."""
     client = app.test_client()
     await sign_in(client, staff["advisor"])
-    pool = app.extensions["db_engine"].sync_engine.pool
+    pools = [app.extensions[name].sync_engine.pool for name in ("db_engine", "db_autocommit_engine")]
     held: Counter = Counter()  # connections each task holds (the hub's follower has its own)
     # Who took each connection: SQLAlchemy returns one closed by `async with` from a task of its own (a
     # shielded close), so the task that gives a connection back is not always the one that took it.
@@ -91,14 +92,21 @@ async def test_a_write_and_its_entry_hold_one_connection_of_the_pool(app, staff,
         if id(record) in holders:  # not one taken before the count began
             held[holders.pop(id(record))] -= 1
 
-    event.listen(pool, "checkout", checked_out)
-    event.listen(pool, "checkin", checked_in)
+    for pool in pools:
+        event.listen(pool, "checkout", checked_out)
+        event.listen(pool, "checkin", checked_in)
     try:
         assert (await add_note(client, customer, "Call back Monday")).status_code == 200
     finally:
-        event.remove(pool, "checkout", checked_out)
-        event.remove(pool, "checkin", checked_in)
+        for pool in pools:
+            event.remove(pool, "checkout", checked_out)
+            event.remove(pool, "checkin", checked_in)
     assert most == 1
+    async with app.extensions["db_engine"].connect() as conn:
+        entries = (await conn.execute(select(audit_log.c.action, audit_log.c.details))).all()
+    assert [(action, details["status"]) for action, details in entries if action != "sign_in"] == [
+        ("activity.add_note", 200)
+    ]
 
 
 @pytest.mark.parametrize("attempt", ["csrf", "role", "anonymous"])
