@@ -19,6 +19,10 @@ from app.tables import audit_log, users
 PAGE_SIZE = 50
 
 
+# Built once (see app.activity's _INSERT_ACTIVITY).
+_INSERT_ENTRY = audit_log.insert()
+
+
 async def record(
     conn: AsyncConnection,
     action: str,
@@ -32,17 +36,18 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
-        audit_log.insert().values(
-            occurred_at=datetime.now(UTC),
-            user_id=user_id,
-            actor_email=actor_email[:254] if actor_email else None,
-            action=action[:40],
-            target_type=target_type,
-            target_id=target_id,
-            ip_address=ip_address[:45] if ip_address else None,
-            request_id=request_id[:64] if request_id else None,
-            details=details,
-        )
+        _INSERT_ENTRY,
+        {
+            "occurred_at": datetime.now(UTC),
+            "user_id": user_id,
+            "actor_email": actor_email[:254] if actor_email else None,
+            "action": action[:40],
+            "target_type": target_type,
+            "target_id": target_id,
+            "ip_address": ip_address[:45] if ip_address else None,
+            "request_id": request_id[:64] if request_id else None,
+            "details": details,
+        },
     )
 
 

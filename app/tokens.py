@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -87,17 +87,19 @@ async def list_tokens(conn: AsyncConnection) -> list[TokenInfo]:
     return [TokenInfo(*row) for row in rows]
 
 
+# Built once (see app.activity's _INSERT_ACTIVITY): read for every API request.
+_ACCOUNT_OF_TOKEN = (
+    select(*COLUMNS, api_tokens.c.name)
+    .join(api_tokens, api_tokens.c.user_id == users.c.id)
+    .where(api_tokens.c.token_hash == bindparam("token_hash"), api_tokens.c.revoked_at.is_(None))
+)
+
+
 async def user_for_token(conn: AsyncConnection, token: str) -> tuple[User, str] | None:
     """The active account a live token acts as, and the token's name; None for anything else."""
     if not token.startswith(PREFIX) or len(token) > 100:
         return None
-    row = (
-        await conn.execute(
-            select(*COLUMNS, api_tokens.c.name)
-            .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_hash == token_hash(token), api_tokens.c.revoked_at.is_(None))
-        )
-    ).one_or_none()
+    row = (await conn.execute(_ACCOUNT_OF_TOKEN, {"token_hash": token_hash(token)})).one_or_none()
     if row is None or not row.is_active:
         return None
     return User(*row[:-1]), row[-1]
