@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.analytics import (
@@ -111,22 +111,28 @@ async def latest_event(conn: AsyncConnection, customer_id: int) -> str | None:
     return None if row is None else f"{row.id}@{row.occurred_at.timestamp():.6f}"
 
 
+# Built once, as each section's look at its key runs it (see app.activity's _INSERT_ACTIVITY): the customer by
+# its key, joined to the end of their (customer_id, id) index.
+_CUSTOMER_AND_LATEST_EVENT = (
+    select(customers.c.id, customer_activities.c.id.label("event_id"), customer_activities.c.occurred_at)
+    .select_from(
+        customers.outerjoin(
+            customer_activities,
+            customer_activities.c.id
+            == select(func.max(customer_activities.c.id))
+            .where(customer_activities.c.customer_id == bindparam("customer_id"))
+            .scalar_subquery(),
+        )
+    )
+    .where(customers.c.id == bindparam("customer_id"))
+)
+
+
 async def customer_and_latest_event(conn: AsyncConnection, customer_id: int) -> tuple[bool, str | None]:
-    """Whether the customer exists, and their latest event (as latest_event gives it), in one round trip: the
-    customer by its key, joined to the end of their (customer_id, id) index."""
+    """Whether the customer exists, and their latest event (as latest_event gives it), in one round trip."""
     if not 0 < customer_id <= MAX_ID:  # a URL can carry any number; the database driver cannot
         return False, None
-    newest = (
-        select(func.max(customer_activities.c.id))
-        .where(customer_activities.c.customer_id == customer_id)
-        .scalar_subquery()
-    )
-    statement = (
-        select(customers.c.id, customer_activities.c.id.label("event_id"), customer_activities.c.occurred_at)
-        .select_from(customers.outerjoin(customer_activities, customer_activities.c.id == newest))
-        .where(customers.c.id == customer_id)
-    )
-    row = (await conn.execute(statement)).one_or_none()
+    row = (await conn.execute(_CUSTOMER_AND_LATEST_EVENT, {"customer_id": customer_id})).one_or_none()
     if row is None:
         return False, None
     if row.event_id is None:

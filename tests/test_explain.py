@@ -88,8 +88,10 @@ async def statements_of_every_section(app, customer: int | None = None) -> list[
         if statement.lstrip().upper().startswith("SELECT"):
             captured.append((asking, statement, parameters))
 
-    engine = app.extensions["db_engine"].sync_engine
-    event.listen(engine, "before_cursor_execute", capture)
+    # The section's own statements, and the look at its cache key on the autocommit pool.
+    engines = [app.extensions[name].sync_engine for name in ("db_engine", "db_autocommit_engine")]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", capture)
     try:
         pending = list(urls)
         while pending:
@@ -103,7 +105,8 @@ async def statements_of_every_section(app, customer: int | None = None) -> list[
                 assert more, "a long history has a next page"
                 pending.append(more.group(1).replace("&amp;", "&"))
     finally:
-        event.remove(engine, "before_cursor_execute", capture)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", capture)
     return captured
 
 
