@@ -49,6 +49,7 @@ from app.db import create_engine
 from app.tables import customer_activities
 from bench.load import ADVISOR, OPERATIONS
 from bench.report import Figure, at_most, percentile
+from bench.server import database_cpu_seconds
 
 PAGE_COUNTS = (1_000, 5_000, 10_000)
 QUICK_PAGE_COUNTS = (200, 1_000)
@@ -62,9 +63,8 @@ OPEN_IN_FLIGHT = 16
 EVENT_RATE = 100  # events a second, through the JSON API
 # The writer's connections, as a module's HTTP client pool would hold: a request due while all are busy waits
 # for one, and its latency counts that wait (it runs from when the event was due, not from when it left).
-# Kept under a worker's database pool (20): each API write holds two connections at once (its own and the
-# audit entry's, app/web/auditing.py), so 20 writes in flight on one worker wait on each other for the pool's
-# 30 s timeout.
+# So the writer can post at most WRITER_CONNECTIONS / (an API call's time) a second: the writer's capacity,
+# measured first with no page open.
 WRITER_CONNECTIONS = 8
 WARMUP = 3.0  # seconds of events before the counted ones
 # After the last event, deliveries are awaited as long as they keep coming: until none has come for QUIET
@@ -510,6 +510,41 @@ async def _post_events(base, tokens, customers, rate, warmup, seconds, seed):
     return sorted(events), api_ms, dict(errors)
 
 
+def writer_capacity(base: str, tokens: Sequence[str], customers: Sequence[int], seconds: float) -> int:
+    """In a process of its own: notes posted as fast as the server answers them, WRITER_CONNECTIONS at a
+    time (closed loop), for a second of warm-up and then `seconds`; returns how many were written in those
+    `seconds`."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        job = pool.submit(run_async, _post_flat_out, base, list(tokens), list(customers), seconds)
+        return job.result()
+
+
+async def _post_flat_out(base, tokens, customers, seconds):
+    rng = random.Random(SEED)
+    written = 0
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=WRITER_CONNECTIONS), timeout=aiohttp.ClientTimeout(total=30)
+    ) as client:
+
+        async def poster(number: int, warm_until: float, until: float) -> None:
+            nonlocal written
+            while (now := time.perf_counter()) < until:
+                async with client.post(
+                    f"{base}/api/customer360/{rng.choice(customers)}/activity",
+                    json={"kind": "note", "summary": "Bench writer capacity"},
+                    headers={"Authorization": f"Bearer {tokens[number % len(tokens)]}"},
+                ) as response:
+                    await response.read()
+                if response.status == 201 and now >= warm_until:
+                    written += 1
+
+        began = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            for number in range(WRITER_CONNECTIONS):
+                group.create_task(poster(number, began + 1, began + 1 + seconds))
+    return written
+
+
 def latest_event_id(database_url: str) -> int:
     """The last id of the event log: where a page rendered now would resume from."""
 
@@ -533,6 +568,9 @@ def measure(bench, pages: int) -> dict:
     watched = [customers[index % len(customers)] for index in range(pages)] + [None] * STREAMS
     seconds = bench.seconds(30)
     with bench.server() as server:
+        capacity = {}
+        if pages == (QUICK_PAGE_COUNTS if bench.quick else PAGE_COUNTS)[0]:
+            capacity = measure_writer(bench, server, customers)
         after = latest_event_id(bench.big.url)
         before = server.usage().rss_bytes
         with Fleet(server.base, bench.cookies, watched, after=after) as fleet:
@@ -561,7 +599,22 @@ def measure(bench, pages: int) -> dict:
         "writer_errors": errors,
         "api_p50_ms": percentile(api_ms, 50),
         "api_p99_ms": percentile(api_ms, 99),
+        **capacity,
         **deliveries.summary(),
+    }
+
+
+def measure_writer(bench, server, customers) -> dict:
+    """The writer's capacity on this server before any page opens, and what each note costs."""
+    seconds = bench.seconds(10)
+    before, database_before = server.usage().cpu_seconds, database_cpu_seconds()
+    written = writer_capacity(server.base, bench.big.api_tokens, customers, seconds)
+    server_cpu, database_cpu = server.usage().cpu_seconds - before, database_cpu_seconds() - database_before
+    return {
+        "writer_capacity_per_s": written / seconds,
+        # CPU over the warm-up second too, shared out over the notes counted: an upper bound.
+        "writer_server_cpu_ms": server_cpu / max(written, 1) * 1000,
+        "writer_database_cpu_ms": database_cpu / max(written, 1) * 1000,
     }
 
 
@@ -575,7 +628,21 @@ def figures_for(result: dict, floor_ms: float | None = None) -> list[Figure]:
     closed = sum(result["unexpected_closes"].values())
     answered_p50 = result.get("from_answer_p50_ms", math.nan)
     answered_p99 = result.get("from_answer_p99_ms", math.nan)
+    capacity = []
+    if "writer_capacity_per_s" in result:
+        capacity.append(
+            Figure(
+                "Live",
+                "writer capacity, no page open",
+                result["writer_capacity_per_s"],
+                "notes/s",
+                note=f"{WRITER_CONNECTIONS} connections, each posting when its last note is answered; "
+                f"≤ {result['writer_server_cpu_ms']:.1f} ms of server CPU a note, "
+                f"≤ {result['writer_database_cpu_ms']:.1f} ms of MariaDB's; the suite posts {EVENT_RATE}/s",
+            )
+        )
     return [
+        *capacity,
         Figure(
             "Live",
             f"p50 commit→page ({pages:,} pages)",
