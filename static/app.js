@@ -62,14 +62,23 @@ function isNewer(row, current) {
 }
 
 function replaceRows(content) {
-  for (const row of Array.from(content.children)) {
-    const current = row.id && document.getElementById(row.id);
-    if (!current) continue;
-    if (!isNewer(row, current)) continue;
-    row.removeAttribute("hx-swap-oob");
-    current.replaceWith(row);
-    htmx.process(row);
+  for (const row of Array.from(content.children)) replaceRow(row);
+}
+
+function replaceRow(row) {
+  const current = row.id && document.getElementById(row.id);
+  if (!current) return;
+  if (current.querySelector(".htmx-request")) {
+    // A form of this row awaits its answer, which replaces the row it was sent from, confirmation and all: a
+    // push arriving first would detach that row and the answer would land nowhere. The push waits for the
+    // answer, and applies then if it is still newer.
+    document.body.addEventListener("htmx:afterRequest", () => replaceRow(row), { once: true });
+    return;
   }
+  if (!isNewer(row, current)) return;
+  row.removeAttribute("hx-swap-oob");
+  current.replaceWith(row);
+  htmx.process(row);
 }
 
 function isInsertion(element) {

@@ -119,6 +119,35 @@ def test_a_french_speaking_advisor_takes_a_part_payment_typed_the_french_way(ope
     assert page.errors == []
 
 
+def test_a_payment_whose_push_comes_before_the_forms_answer_keeps_its_confirmation(open_page, server):
+    """The push of a payment can reach the page before the answer to the form that made it: it waits for the
+    answer, which replaces the row with its confirmation, rather than replacing the row first and leaving
+    the answer nowhere to land."""
+    page = open_page("advisor@example.com")
+    customer_id, invoice = payable_invoice(page, server.base, more_than=100)
+    open_customer(page, server.base, customer_id)
+    whole_page(page)
+    held = []
+    # The server commits and pushes as usual; only its answer to the form is held back until the push is in.
+    page.route(re.compile(r"/payments$"), lambda route: held.append((route, route.fetch())))
+    row = page.locator(f"#invoice-{invoice['id']}")
+    version = row.get_attribute("data-version")
+    row.locator("summary").click()
+    row.locator("input[name=amount]").fill("1.00")
+    row.locator("select[name=method]").select_option("cash")
+    row.locator("button[type=submit]").click()
+    expect(page.locator("#activity-timeline > li.entry").first).to_contain_text("Payment of", timeout=5_000)
+    expect(row).to_have_attribute("data-version", version)  # the row's push waits for the answer
+    while not held:  # the answer, fetched while the push came in
+        page.wait_for_timeout(50)
+    ((route, answer),) = held
+    assert answer.status == 200
+    route.fulfill(response=answer)
+    expect(row.locator(".saved")).to_contain_text("still due", timeout=5_000)
+    expect(row).not_to_have_attribute("data-version", version)
+    assert page.errors == []
+
+
 def test_a_payment_recorded_through_the_form_updates_the_row_the_balance_and_the_kpis(open_page, server):
     page = open_page("advisor@example.com")
     customer_id, invoice = payable_invoice(page, server.base)
