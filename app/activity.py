@@ -148,8 +148,7 @@ async def load_activities(conn: AsyncConnection, activity_ids: list[int]) -> lis
 
 
 # Built once, with the row's values sent as parameters: SQLAlchemy keeps a statement's cache key on it, where
-# `insert().values(...)` built per call was coerced and walked again for each event written (a tenth of an
-# API note's time in Python).
+# `insert().values(...)` built per call was coerced and walked again for each event written.
 _INSERT_ACTIVITY = customer_activities.insert()
 
 

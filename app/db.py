@@ -90,8 +90,9 @@ def _reset_on_return(dbapi_connection, record, state) -> None:
     would have begun a transaction that SQLAlchemy knows of) or SQLAlchemy rolled it back itself while
     closing it. Rolled back in any case once the driver raised an error on it, a failed COMMIT included,
     which SQLAlchemy counts as the end of the transaction."""
-    ended_cleanly = record.info.pop(ENDED_CLEANLY, False)
-    driver_error = record.info.pop(DRIVER_ERROR, False)
+    info = record.info if record is not None else {}  # None: a connection detached from its pool
+    ended_cleanly = info.pop(ENDED_CLEANLY, False)
+    driver_error = info.pop(DRIVER_ERROR, False)
     if not state.asyncio_safe:
         return  # a connection being thrown away
     if driver_error or not (ended_cleanly or state.transaction_was_reset):
