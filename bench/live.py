@@ -33,6 +33,7 @@ import os
 import random
 import re
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -586,6 +587,7 @@ def measure(bench, pages: int) -> dict:
                 seed=SEED,
             )
             deliveries = tally(events, fleet.collect(events))
+        collections, paused = full_collections(server)
     return {
         "pages": pages,
         "streams": STREAMS,
@@ -600,8 +602,19 @@ def measure(bench, pages: int) -> dict:
         "api_p50_ms": percentile(api_ms, 50),
         "api_p99_ms": percentile(api_ms, 99),
         **capacity,
+        "full_collections": collections,
+        "full_collection_seconds": paused,
         **deliveries.summary(),
     }
+
+
+def full_collections(server) -> tuple[float, float]:
+    """The full collections the server's workers have run, and their pauses in all (s), from /metrics (one
+    at each worker's start included)."""
+    with urllib.request.urlopen(f"{server.base}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    figures = dict(re.findall(r"^c360_gc_full_collection_seconds_(count|sum) (\S+)$", text, re.MULTILINE))
+    return float(figures.get("count", math.nan)), float(figures.get("sum", math.nan))
 
 
 def measure_writer(bench, server, customers) -> dict:
@@ -659,7 +672,9 @@ def figures_for(result: dict, floor_ms: float | None = None) -> list[Figure]:
             f"≤ {TARGET_P99_MS} ms" if at_target else None,
             at_most(p99, TARGET_P99_MS) if at_target else None,
             f"API call p99 {result['api_p99_ms']:.0f} ms, from its answer {answered_p99:.0f} ms; "
-            f"{result['events']:,} of {result['events_due']:,} events written",
+            f"{result['events']:,} of {result['events_due']:,} events written; "
+            f"{result['full_collections']:.0f} full collections ({result['full_collection_seconds']:.2f} s), "
+            "the workers' first included",
         ),
         Figure(
             "Live",
