@@ -31,7 +31,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
@@ -96,36 +96,33 @@ def release() -> str:
     return digest.hexdigest()
 
 
+# Built once, as every section request runs one of them (see app.activity's _INSERT_ACTIVITY). The newest
+# event of a customer: the end of their (customer_id, id) index.
+_NEWEST_EVENT_ID = (
+    select(func.max(customer_activities.c.id))
+    .where(customer_activities.c.customer_id == bindparam("customer_id"))
+    .scalar_subquery()
+)
+_LATEST_EVENT = select(customer_activities.c.id, customer_activities.c.occurred_at).where(
+    customer_activities.c.id == _NEWEST_EVENT_ID
+)
+# The customer by its key, joined to that event.
+_CUSTOMER_AND_LATEST_EVENT = (
+    select(customers.c.id, customer_activities.c.id.label("event_id"), customer_activities.c.occurred_at)
+    .select_from(customers.outerjoin(customer_activities, customer_activities.c.id == _NEWEST_EVENT_ID))
+    .where(customers.c.id == bindparam("customer_id"))
+)
+
+
+def _event_key(event_id: int, occurred_at: datetime) -> str:
+    return f"{event_id}@{occurred_at.timestamp():.6f}"
+
+
 async def latest_event(conn: AsyncConnection, customer_id: int) -> str | None:
     """The customer's most recent entry in the log, as "id@instant" (None for none): the end of the
     (customer_id, id) index, then that row by its key."""
-    newest = (
-        select(func.max(customer_activities.c.id))
-        .where(customer_activities.c.customer_id == customer_id)
-        .scalar_subquery()
-    )
-    statement = select(customer_activities.c.id, customer_activities.c.occurred_at).where(
-        customer_activities.c.id == newest
-    )
-    row = (await conn.execute(statement)).one_or_none()
-    return None if row is None else f"{row.id}@{row.occurred_at.timestamp():.6f}"
-
-
-# Built once, as each section's look at its key runs it (see app.activity's _INSERT_ACTIVITY): the customer by
-# its key, joined to the end of their (customer_id, id) index.
-_CUSTOMER_AND_LATEST_EVENT = (
-    select(customers.c.id, customer_activities.c.id.label("event_id"), customer_activities.c.occurred_at)
-    .select_from(
-        customers.outerjoin(
-            customer_activities,
-            customer_activities.c.id
-            == select(func.max(customer_activities.c.id))
-            .where(customer_activities.c.customer_id == bindparam("customer_id"))
-            .scalar_subquery(),
-        )
-    )
-    .where(customers.c.id == bindparam("customer_id"))
-)
+    row = (await conn.execute(_LATEST_EVENT, {"customer_id": customer_id})).one_or_none()
+    return None if row is None else _event_key(row.id, row.occurred_at)
 
 
 async def customer_and_latest_event(conn: AsyncConnection, customer_id: int) -> tuple[bool, str | None]:
@@ -137,7 +134,7 @@ async def customer_and_latest_event(conn: AsyncConnection, customer_id: int) -> 
         return False, None
     if row.event_id is None:
         return True, None
-    return True, f"{row.event_id}@{row.occurred_at.timestamp():.6f}"
+    return True, _event_key(row.event_id, row.occurred_at)
 
 
 class SectionCache:
