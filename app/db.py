@@ -53,32 +53,26 @@ def create_engine(
             url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}, **options
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        _listen_for_reset(engine, autocommit)
-        return engine
-    query = dict(url.query)
-    query.setdefault("charset", "utf8mb4")
-    engine = create_async_engine(
-        url.set(query=query),
-        echo=echo,
-        # A statement's values (names, emails, notes) stay out of its errors, hence out of the logs.
-        hide_parameters=True,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_recycle=1800,
-        pool_pre_ping=not autocommit,
-        # NO_CHAIN whatever the server's default: a COMMIT leaves no transaction open (`_reset_on_return`).
-        connect_args={"init_command": "SET time_zone = '+00:00', completion_type = 'NO_CHAIN'"},
-        **options,
-    )
-    _listen_for_reset(engine, autocommit)
+    else:
+        query = dict(url.query)
+        query.setdefault("charset", "utf8mb4")
+        engine = create_async_engine(
+            url.set(query=query),
+            echo=echo,
+            # A statement's values (names, emails, notes) stay out of its errors, hence out of the logs.
+            hide_parameters=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=1800,
+            pool_pre_ping=not autocommit,
+            # NO_CHAIN whatever the server's default: a COMMIT leaves no transaction open (_reset_on_return).
+            connect_args={"init_command": "SET time_zone = '+00:00', completion_type = 'NO_CHAIN'"},
+            **options,
+        )
+    if not autocommit:
+        event.listen(engine.sync_engine.pool, "reset", _reset_on_return)
+        event.listen(engine.sync_engine, "handle_error", _note_driver_error)
     return engine
-
-
-def _listen_for_reset(engine: AsyncEngine, autocommit: bool) -> None:
-    if autocommit:
-        return
-    event.listen(engine.sync_engine.pool, "reset", _reset_on_return)
-    event.listen(engine.sync_engine, "handle_error", _note_driver_error)
 
 
 def _reset_on_return(dbapi_connection, record, state) -> None:
