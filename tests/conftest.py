@@ -127,6 +127,27 @@ async def end_other_connections(engine: AsyncEngine) -> list[int]:
     return ended
 
 
+async def driver_connection_class(engine: AsyncEngine) -> type:
+    """The class of the engine's driver connections: SQLAlchemy's adapter of aiomysql's or aiosqlite's,
+    shared by every pool on that driver."""
+    async with engine.connect() as conn:
+        return type((await conn.get_raw_connection()).dbapi_connection)
+
+
+def record_driver_calls(driver_connection: type, monkeypatch, names: tuple[str, ...]) -> list[str]:
+    """The calls of these methods (`"rollback"`, `"commit"`) that the driver's connections receive from
+    now on, in order; each is still carried out."""
+    calls: list[str] = []
+    for name in names:
+        original = getattr(driver_connection, name)
+        monkeypatch.setattr(
+            driver_connection,
+            name,
+            lambda self, name=name, original=original: calls.append(name) or original(self),
+        )
+    return calls
+
+
 @pytest.fixture
 async def engine(database_url) -> AsyncIterator[AsyncEngine]:
     """An engine on an empty, migrated database (SQLite and MariaDB); emptied again after the test."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import db
 from app.tables import customers
+from tests.conftest import driver_connection_class, record_driver_calls
 from tests.factories import add_customer
 
 
@@ -32,23 +33,14 @@ async def one_connection(engine) -> AsyncIterator[tuple[Quart, AsyncEngine]]:
 
 @pytest.fixture
 async def driver_connection(one_connection) -> type:
-    """The class of the driver's connections (SQLAlchemy's adapter of aiomysql's or aiosqlite's)."""
     _, primary = one_connection
-    async with primary.connect() as conn:
-        return type((await conn.get_raw_connection()).dbapi_connection)
+    return await driver_connection_class(primary)
 
 
 @pytest.fixture
 def driver_calls(driver_connection, monkeypatch) -> list[str]:
     """The ROLLBACKs and COMMITs the primary pool's connections send, in order."""
-    calls: list[str] = []
-    adapter = driver_connection
-    for name in ("rollback", "commit"):
-        original = getattr(adapter, name)
-        monkeypatch.setattr(
-            adapter, name, lambda self, name=name, original=original: calls.append(name) or original(self)
-        )
-    return calls
+    return record_driver_calls(driver_connection, monkeypatch, ("rollback", "commit"))
 
 
 async def test_a_connection_whose_transaction_was_committed_goes_back_without_a_rollback(

@@ -240,7 +240,7 @@ async def check_websocket():
     if refusal is not None:
         message, status = refusal
         auditing.note(reason=message, origin=websocket.headers.get("Origin", "")[:200])
-        await auditing.write("websocket.refused", status=status)
+        await auditing.write_after_the_fact("websocket.refused", status=status)
     return refusal
 
 

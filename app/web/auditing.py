@@ -88,18 +88,24 @@ async def write(action: str, *, status: int | None, actor_email: str | None = No
     await autocommit(lambda conn: audit.record(conn, action, **entry))
 
 
+async def write_after_the_fact(action: str, *, status: int | None) -> None:
+    """`write`, once the outcome is decided: an entry that cannot be written (the database gone) is logged,
+    and the request, refusal or close goes on as decided; it must not become a 500 or a handshake error."""
+    try:
+        await write(action, status=status)
+    except Exception:
+        current_app.logger.exception(
+            "could not write the audit entry %s of %s %s", action, current().method, current().path
+        )
+
+
 async def record_request(response):
     """after_request: the audit entry of a write or a refusal."""
     if request.method in UNSAFE_METHODS or response.status_code == 403 or g.get("audit_action"):
         action = g.get("audit_action") or request.endpoint or "unknown"
         if response.status_code >= 400 and not g.get("audit_action"):
             action = f"{action}.refused"
-        try:
-            await write(action, status=response.status_code)
-        except Exception:  # the trail must not turn an answered request into a 500
-            current_app.logger.exception(
-                "could not write the audit entry of %s %s", request.method, request.path
-            )
+        await write_after_the_fact(action, status=response.status_code)
     return response
 
 

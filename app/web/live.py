@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -207,8 +206,7 @@ async def serve(customer_id: int | None) -> None:
         subscription.discard_pending()
     if limit.reason is not None:
         auditing.note(reason=limit.reason)
-        with contextlib.suppress(Exception):
-            await auditing.write("websocket.closed", status=limit.code)
+        await auditing.write_after_the_fact("websocket.closed", status=limit.code)
     if subscription.close_code is not None:
         await websocket.close(subscription.close_code)
 

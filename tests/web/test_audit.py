@@ -13,7 +13,7 @@ from quart.testing import WebsocketResponseError
 from sqlalchemy import event, select
 
 from app import create_app
-from app.tables import audit_log
+from app.tables import audit_log, customer_activities
 from app.tokens import create_token
 from tests.conftest import PASSWORD, csrf_token_of, sign_in
 from tests.factories import add_customer
@@ -136,6 +136,45 @@ async def test_a_refused_websocket_handshake_is_recorded_with_its_origin(app, en
     assert entry.action == "websocket.refused"
     assert entry.details["origin"] == "https://evil.example" and entry.details["status"] == 403
     assert entry.user_id is None or entry.user_id == staff["advisor"].id
+
+
+@pytest.fixture
+def trail_out_of_reach(app):
+    """Every entry of the trail fails with the driver's own error, as it would with the database gone."""
+    pool = app.extensions["db_autocommit_engine"].sync_engine
+
+    def fail(conn, _cursor, statement, *_):
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
+            raise conn.dialect.loaded_dbapi.OperationalError("the audit trail is out of reach")
+
+    event.listen(pool, "before_cursor_execute", fail)
+    yield
+    event.remove(pool, "before_cursor_execute", fail)
+
+
+async def test_a_trail_that_cannot_be_written_changes_no_outcome(
+    app, engine, staff, customer, trail_out_of_reach, caplog
+):
+    """The outcome is decided before its entry is written: a write answered stays answered, a handshake
+    refused stays refused with its own status, and the failure is logged, never shown as an error."""
+    client = app.test_client()
+    await sign_in(client, staff["advisor"])
+    assert (await add_note(client, customer, "Call back Monday")).status_code == 200
+    # Bounded: an error raised by the handshake's check leaves the test client waiting for an answer.
+    async with asyncio.timeout(30):
+        with pytest.raises(WebsocketResponseError) as refused:
+            async with client.websocket(
+                f"/ws/customers/{customer}", headers={"Origin": "https://evil.example"}
+            ) as socket:
+                await socket.receive()
+    assert refused.value.response.status_code == 403
+    assert await trail(engine) == []
+    async with engine.connect() as conn:
+        notes = (await conn.execute(select(customer_activities.c.summary))).scalars().all()
+    assert notes == ["Call back Monday"]
+    logged = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert any("activity.add_note of POST" in message for message in logged)
+    assert any("websocket.refused of GET" in message for message in logged)
 
 
 async def test_an_api_tokens_writes_name_the_token_never_its_secret(app, engine, staff, customer):

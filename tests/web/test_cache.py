@@ -22,8 +22,10 @@ from tests.conftest import (
     PASSWORD,
     TEST_REDIS_URL,
     csrf_token_of,
+    driver_connection_class,
     end_other_connections,
     pay_through_form,
+    record_driver_calls,
     sign_in,
     unavailable,
 )
@@ -110,11 +112,8 @@ async def test_a_section_the_cache_holds_is_served_without_the_requests_connecti
     for name in ("db_engine", "db_autocommit_engine"):
         pool = app.extensions[name].sync_engine
         event.listen(pool, "checkout", lambda *_, name=name: checkouts.append(name))
-    async with app.extensions["db_autocommit_engine"].connect() as conn:
-        driver_connection = type((await conn.get_raw_connection()).dbapi_connection)
-    rollbacks: list[object] = []
-    rollback = driver_connection.rollback
-    monkeypatch.setattr(driver_connection, "rollback", lambda self: rollbacks.append(self) or rollback(self))
+    autocommit_driver = await driver_connection_class(app.extensions["db_autocommit_engine"])
+    rollbacks = record_driver_calls(autocommit_driver, monkeypatch, ("rollback",))
     client = app.test_client()
     await sign_in(client, staff["advisor"])
     checkouts.clear()
