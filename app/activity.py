@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import and_, bindparam, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import logs
@@ -303,12 +303,31 @@ class LiveEntry:
     stream: StreamEntry
 
 
-async def load_live_entries(conn: AsyncConnection, condition, *, limit: int | None = None) -> list[LiveEntry]:
-    """The log's entries that meet `condition`, in id order, each read once for both kinds of page."""
-    statement = _stream_select().add_columns(
+def _live_select():
+    return _stream_select().add_columns(
         customer_activities.c.ref_type, customer_activities.c.ref_id, customer_activities.c.pinned
     )
-    statement = statement.where(condition).order_by(customer_activities.c.id)
+
+
+async def load_live_entries(conn: AsyncConnection, condition, *, limit: int | None = None) -> list[LiveEntry]:
+    """The log's entries that meet `condition`, in id order, each read once for both kinds of page."""
+    statement = _live_select().where(condition).order_by(customer_activities.c.id)
     if limit is not None:
         statement = statement.limit(limit)
     return [LiveEntry(_activity(row), _stream_entry(row)) for row in await conn.execute(statement)]
+
+
+# Built once (see _INSERT_ACTIVITY): every process reads every event with it. A statement with the ids
+# written into it (`id.in_(ids)`) was built per read, and left its bind parameters in reference cycles,
+# ten objects a read for the garbage collector.
+_LIVE_ENTRIES_BY_ID = (
+    _live_select()
+    .where(customer_activities.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(customer_activities.c.id)
+)
+
+
+async def load_live_entries_by_id(conn: AsyncConnection, ids: list[int]) -> list[LiveEntry]:
+    """The log's entries with these ids (those that still exist), in id order."""
+    rows = await conn.execute(_LIVE_ENTRIES_BY_ID, {"ids": ids})
+    return [LiveEntry(_activity(row), _stream_entry(row)) for row in rows]

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import logs
-from app.activity import LiveEntry, load_live_entries
+from app.activity import LiveEntry, load_live_entries, load_live_entries_by_id
 from app.db import once_more_if_dropped
 from app.live.broker import Broker, BrokerUnavailable
 from app.live.events import ACTIVITY_CHANNEL, USERS_CHANNEL
@@ -357,8 +357,7 @@ class Hub:
         watched = [entry.id for entry in entries if any_stream or entry.customer_id in self._subscriptions]
         loaded: dict[int, LiveEntry] = {}
         if watched:
-            condition = customer_activities.c.id.in_(watched)
-            found = await self._with_log_connection(lambda conn: load_live_entries(conn, condition))
+            found = await self._with_log_connection(lambda conn: load_live_entries_by_id(conn, watched))
             loaded = {item.activity.id: item for item in found}  # an entry erased since is not found
         for entry in entries:
             if (item := loaded.get(entry.id)) is not None:
