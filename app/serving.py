@@ -202,7 +202,7 @@ def watch_garbage_collector() -> None:
 
     def time_pause(phase: str, info: dict) -> None:
         nonlocal began
-        if info["generation"] < 2:  # young ones: a few a minute at 100 events/s, up to 85 ms
+        if info["generation"] < 2:  # young ones: rare under load, tens of ms (BENCHMARKS.md)
             return
         if phase == "start":
             began = time.perf_counter()
