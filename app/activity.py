@@ -314,7 +314,7 @@ async def load_live_entries(conn: AsyncConnection, condition, *, limit: int | No
     statement = _live_select().where(condition).order_by(customer_activities.c.id)
     if limit is not None:
         statement = statement.limit(limit)
-    return [LiveEntry(_activity(row), _stream_entry(row)) for row in await conn.execute(statement)]
+    return _live_entries(await conn.execute(statement))
 
 
 # Built once (see _INSERT_ACTIVITY): every process reads every event with it. A statement with the ids
@@ -329,5 +329,8 @@ _LIVE_ENTRIES_BY_ID = (
 
 async def load_live_entries_by_id(conn: AsyncConnection, ids: list[int]) -> list[LiveEntry]:
     """The log's entries with these ids (those that still exist), in id order."""
-    rows = await conn.execute(_LIVE_ENTRIES_BY_ID, {"ids": ids})
+    return _live_entries(await conn.execute(_LIVE_ENTRIES_BY_ID, {"ids": ids}))
+
+
+def _live_entries(rows) -> list[LiveEntry]:
     return [LiveEntry(_activity(row), _stream_entry(row)) for row in rows]
